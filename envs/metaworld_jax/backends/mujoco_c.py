@@ -1,0 +1,149 @@
+"""C MuJoCo backend: exact metaworld physics on the CPU, called from inside jit.
+
+Each step is one `jax.pure_callback` over the whole batch (vmap_method="broadcast_all"):
+the host sorts slots by (task, goal) so any slot may hold any task, splits them over a
+thread pool (MuJoCo releases the GIL while stepping), and per slot restores the float64
+state (`mjSTATE_INTEGRATION`: qpos, qvel, warm start, mocap, ctrl...), applies the action,
+runs `mj_step` x frame_skip and the `mj_forward` metaworld runs before reading the
+observation. The float64 state travels through JAX as pairs of uint32 words, so nothing
+is lost to JAX's default 32-bit mode, and results never depend on thread scheduling.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+
+from metaworld_jax import assets
+from metaworld_jax.goals import NUM_GOALS
+from metaworld_jax.host_sim import FRAME_SKIP, MOCAP_QUAT, STATE_SPEC
+from metaworld_jax.readings import COMMON_READINGS, HostReader
+
+
+class _Worker:
+    """One thread's private models and datas (one per scene), so threads never share."""
+
+    def __init__(self, scenes: Sequence[str]):
+        self.models = {s: assets.load_model(s) for s in dict.fromkeys(scenes)}
+        self.datas = {s: mujoco.MjData(m) for s, m in self.models.items()}
+        self.applied: dict[str, tuple[int, int]] = {}  # scene -> (task, goal) overrides in place
+
+
+class MujocoBackend:
+    name = "mujoco"
+
+    def __init__(self, tasks, overrides, num_threads: int | None = None):
+        """tasks: list of Task; overrides: per task {("body"|"site", name): f64[G, 3]}."""
+        self.tasks = list(tasks)
+        self.scenes = [t.scene for t in self.tasks]
+        probe = {s: assets.load_model(s) for s in dict.fromkeys(self.scenes)}
+        overrides = _same_keys_per_scene(self.tasks, overrides, probe)
+        self.readers = [HostReader(probe[t.scene], {**COMMON_READINGS, **t.READINGS}) for t in self.tasks]
+        self.state_sizes = [mujoco.mj_stateSize(probe[s], STATE_SPEC) for s in self.scenes]
+        self.physics_words = 2 * max(self.state_sizes)  # float64 as uint32 pairs
+        self.reading_size = max(r.layout.size for r in self.readers)
+        self._mocap = [t.mocap_bounds for t in self.tasks]
+        self._override_ids = [
+            [(kind, probe[t.scene].body(n).id if kind == "body" else probe[t.scene].site(n).id) for kind, n in ov]
+            for t, ov in zip(self.tasks, overrides)
+        ]
+        self._override_vals = [np.stack(list(ov.values()), axis=1) if ov else None for ov in overrides]
+        n = num_threads or min(os.cpu_count() or 1, 8)
+        self._workers = [_Worker(self.scenes) for _ in range(n)]
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=n) if n > 1 else None
+
+    # ---------- packing ----------
+    def pack(self, state64: np.ndarray) -> np.ndarray:
+        """f64[n] physics state -> u32[physics_words] (zero padded)."""
+        out = np.zeros(self.physics_words // 2, np.float64)
+        out[: state64.shape[0]] = state64
+        return out.view(np.uint32)
+
+    # ---------- device API ----------
+    def step(self, physics, task_id, goal_index, control):
+        """physics u32[W], task_id i32[], goal_index i32[], control f32[4] -> (u32[W], f32[R])."""
+        out_shapes = (
+            jax.ShapeDtypeStruct(physics.shape, jnp.uint32),
+            jax.ShapeDtypeStruct(physics.shape[:-1] + (self.reading_size,), jnp.float32),
+        )
+        return jax.pure_callback(
+            self._host_step, out_shapes, physics, task_id, goal_index, control, vmap_method="broadcast_all"
+        )
+
+    # ---------- host ----------
+    def _host_step(self, physics, task_id, goal_index, control):
+        batch = np.shape(task_id)
+        physics = np.ascontiguousarray(physics).reshape(-1, self.physics_words)
+        tasks = np.asarray(task_id).reshape(-1)
+        goals = np.asarray(goal_index).reshape(-1)
+        control = np.asarray(control, np.float32).reshape(-1, 4)
+        state = physics.view(np.float64).copy()
+        readings = np.zeros((tasks.shape[0], self.reading_size), np.float64)
+        order = np.lexsort((goals, tasks))
+        if self._pool is None or len(order) < 2 * len(self._workers):
+            self._run(self._workers[0], order, tasks, goals, control, state, readings)
+        else:
+            chunks = np.array_split(order, len(self._workers))
+            futures = [
+                self._pool.submit(self._run, w, c, tasks, goals, control, state, readings)
+                for w, c in zip(self._workers, chunks)
+            ]
+            for f in futures:
+                f.result()
+        return (
+            state.view(np.uint32).reshape(batch + (self.physics_words,)),
+            readings.astype(np.float32).reshape(batch + (self.reading_size,)),
+        )
+
+    def _run(self, worker, slots, tasks, goals, control, state, readings):
+        for i in slots:
+            t, g = int(tasks[i]), int(goals[i])
+            scene = self.scenes[t]
+            m, d = worker.models[scene], worker.datas[scene]
+            if worker.applied.get(scene) != (t, g):
+                self._apply_overrides(m, t, g)
+                worker.applied[scene] = (t, g)
+            n = self.state_sizes[t]
+            mujoco.mj_setState(m, d, state[i, :n], STATE_SPEC)
+            # metaworld: a[:3] (already x0.01 in f32) moves the mocap, clipped to the task's
+            # bounds in float64; a[3] drives the two fingers in opposition.
+            lo, hi = self._mocap[t]
+            d.mocap_pos[0] = np.clip(d.mocap_pos[0] + control[i, :3], lo, hi)
+            d.mocap_quat[0] = MOCAP_QUAT
+            d.ctrl[0] = control[i, 3]
+            d.ctrl[1] = -control[i, 3]
+            mujoco.mj_step(m, d, nstep=FRAME_SKIP)
+            mujoco.mj_forward(m, d)
+            self.readers[t].read(d, readings[i])
+            mujoco.mj_getState(m, d, state[i, :n], STATE_SPEC)
+
+    def _apply_overrides(self, model, t, g):
+        vals = self._override_vals[t]
+        for k, (kind, idx) in enumerate(self._override_ids[t]):
+            (model.body_pos if kind == "body" else model.site_pos)[idx] = vals[g, k]
+
+
+def _same_keys_per_scene(tasks, overrides, models):
+    """Tasks sharing a scene may move different bodies; a task that does not move one must
+    see its stock position, so every task of a scene overrides the union of their keys."""
+    keys_by_scene: dict[str, dict] = {}
+    for t, ov in zip(tasks, overrides):
+        keys_by_scene.setdefault(t.scene, {}).update(dict.fromkeys(ov))
+    out = []
+    for t, ov in zip(tasks, overrides):
+        m = models[t.scene]
+        full = {}
+        for kind, name in keys_by_scene[t.scene]:
+            if (kind, name) in ov:
+                full[(kind, name)] = ov[(kind, name)]
+            else:
+                stock = m.body(name).pos if kind == "body" else m.site(name).pos
+                full[(kind, name)] = np.tile(stock, (NUM_GOALS, 1))
+        out.append(full)
+    return out

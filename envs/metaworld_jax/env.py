@@ -1,0 +1,214 @@
+"""MetaWorldEnv: MetaWorld v3 tasks as pure, jit-able JAX environments.
+
+Per slot: reset is a lookup into a table of each (task, goal)'s initial state, built on the
+host when the env is made (MetaWorld resets are deterministic given the goal); step asks the
+physics backend for the next state and readings, then the task layer (a `lax.switch` on the
+slot's task id) builds the 39-d observation, reward and success.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from metaworld_jax import goals as goals_lib
+from metaworld_jax.backends import make_backend
+from metaworld_jax.host_sim import HostSim
+from metaworld_jax.readings import COMMON_READINGS, HostReader, Layout
+from metaworld_jax.tasks import REGISTRY, Task
+from metaworld_jax.types import State
+
+OBS_SIZE = 39
+EPISODE_LENGTH = 500
+ACTION_SIZE = 4
+ACTION_SCALE = 0.01  # metres of mocap motion per unit action per step
+_HAND_SPACE_LOW = (-0.525, 0.348, -0.0525)
+_HAND_SPACE_HIGH = (0.525, 1.025, 0.7)
+_OBJ_BLOCK = 14
+
+
+@struct.dataclass
+class Sim:
+    """The env-private part of a slot's State (State.physics)."""
+
+    backend: jax.Array  # backend's physics state (C backend: u32[W], float64 words)
+    prev_frame: jax.Array  # f32[18] last step's unclipped hand/gripper/object frame
+    context: jax.Array  # f32[C] the task's reset context (goal, initial positions, ...)
+
+
+class MetaWorldEnv:
+    """MetaWorld tasks over one physics backend; see `metaworld_jax.make`."""
+
+    episode_length = EPISODE_LENGTH
+    action_size = ACTION_SIZE
+    num_goals = goals_lib.NUM_GOALS
+
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        rand_vecs: Sequence[np.ndarray],
+        *,
+        backend: str = "mujoco",
+        task_one_hot: bool = False,
+        num_threads: int | None = None,
+    ):
+        self.tasks = list(tasks)
+        self.task_names = tuple(t.name for t in self.tasks)
+        self.num_tasks = len(self.tasks)
+        self.task_one_hot = task_one_hot
+        self.observation_size = OBS_SIZE + (self.num_tasks if task_one_hot else 0)
+        self.rand_vecs = [np.asarray(v) for v in rand_vecs]
+
+        self.reading_layouts = [Layout.of({**COMMON_READINGS, **t.READINGS}) for t in self.tasks]
+        self.context_layouts = [Layout.of_sizes(t.context_sizes) for t in self.tasks]
+        states, readings, contexts, overrides = self._build_resets()
+        self.backend = make_backend(backend, tasks=self.tasks, overrides=overrides, num_threads=num_threads)
+        r_size = self.backend.reading_size
+        c_size = max(l.size for l in self.context_layouts)
+        # [T, G, ...] tables; reset = one gather per field.
+        self._reset_physics = jnp.asarray(np.stack([[self.backend.pack(s) for s in per] for per in states]))
+        self._reset_readings = jnp.asarray(
+            np.stack([[np.pad(r, (0, r_size - r.size)) for r in per] for per in readings]), jnp.float32
+        )
+        self._reset_context = jnp.asarray(
+            np.stack([[l.pack(c, c_size) for c in per] for l, per in zip(self.context_layouts, contexts)]),
+            jnp.float32,
+        )
+        self._step_branches = [self._make_step_branch(i) for i in range(self.num_tasks)]
+        self._reset_branches = [self._make_reset_branch(i) for i in range(self.num_tasks)]
+
+    # ------------------------------------------------------------------ host: reset table
+    def _build_resets(self):
+        states, readings, contexts, overrides = [], [], [], []
+        for task, vecs, layout in zip(self.tasks, self.rand_vecs, self.reading_layouts):
+            sim = HostSim(task.scene)
+            reader = HostReader(sim.model, {**COMMON_READINGS, **task.READINGS})
+            t_states, t_readings, t_contexts, t_over = [], [], [], []
+            for rand_vec in vecs:
+                # metaworld runs reset_model, resets the data, and runs reset_model again.
+                task.reset(sim, rand_vec)
+                sim.reset_data()
+                sim.overrides = {}
+                ctx = task.reset(sim, rand_vec)
+                r = np.zeros(layout.size)
+                reader.read(sim.data, r)
+                t_states.append(sim.get_state())
+                t_readings.append(r)
+                t_contexts.append(ctx)
+                t_over.append(dict(sim.overrides))
+            keys = list(t_over[0])
+            overrides.append({k: np.stack([o[k] for o in t_over]) for k in keys})
+            states.append(t_states)
+            readings.append(t_readings)
+            contexts.append(t_contexts)
+        return states, readings, contexts, overrides
+
+    # ------------------------------------------------------------------ device: task layer
+    def _frame(self, task: Task, r) -> jax.Array:
+        """f32[18]: hand xyz, gripper opening in [0, 1], padded object block."""
+        gripper = jnp.clip(jnp.linalg.norm(r["rightclaw"] - r["leftclaw"]) / 0.1, 0.0, 1.0)
+        objects = task.objects(r)
+        objects = jnp.pad(objects, (0, _OBJ_BLOCK - objects.shape[0]))
+        return jnp.concatenate([r["hand"], gripper[None], objects]).astype(jnp.float32)
+
+    def _obs_bounds(self, task: Task):
+        inf = np.full(_OBJ_BLOCK, np.inf)
+        lo = np.concatenate([_HAND_SPACE_LOW, [-1.0], -inf, _HAND_SPACE_LOW, [-1.0], -inf, task.goal_low])
+        hi = np.concatenate([_HAND_SPACE_HIGH, [1.0], inf, _HAND_SPACE_HIGH, [1.0], inf, task.goal_high])
+        return jnp.asarray(lo, jnp.float32), jnp.asarray(hi, jnp.float32)
+
+    def _make_step_branch(self, i):
+        task, rl, cl = self.tasks[i], self.reading_layouts[i], self.context_layouts[i]
+        lo, hi = self._obs_bounds(task)
+
+        def branch(readings, context, prev_frame, action):
+            r, ctx = rl.unpack(readings), cl.unpack(context)
+            frame = self._frame(task, r)
+            obs = jnp.clip(jnp.concatenate([frame, prev_frame, task.goal(ctx)]), lo, hi)
+            reward, success = task.reward(r, obs, action, ctx)
+            return frame, obs, jnp.asarray(reward, jnp.float32), jnp.asarray(success, bool)
+
+        return branch
+
+    def _make_reset_branch(self, i):
+        task, rl, cl = self.tasks[i], self.reading_layouts[i], self.context_layouts[i]
+
+        def branch(readings, context):
+            r, ctx = rl.unpack(readings), cl.unpack(context)
+            frame = self._frame(task, r)
+            # metaworld's reset observation is not clipped; its frame stack repeats the frame.
+            return frame, jnp.concatenate([frame, frame, task.goal(ctx)]).astype(jnp.float32)
+
+        return branch
+
+    def _with_one_hot(self, obs, task_id):
+        if not self.task_one_hot:
+            return obs
+        return jnp.concatenate([obs, jax.nn.one_hot(task_id, self.num_tasks, dtype=obs.dtype)])
+
+    # ------------------------------------------------------------------ public API
+    def reset(self, rng: jax.Array, task_id, goal_index) -> State:
+        """Start an episode of task `task_id` (0..num_tasks-1) on goal `goal_index` (0..49).
+
+        MetaWorld resets are deterministic given the goal, so `rng` is unused; it is kept so
+        every env shares the same signature. Out-of-range indices raise when concrete.
+        """
+        del rng
+        _check_index("task_id", task_id, self.num_tasks)
+        _check_index("goal_index", goal_index, self.num_goals)
+        task_id = jnp.asarray(task_id, jnp.int32)
+        goal_index = jnp.asarray(goal_index, jnp.int32)
+        readings = self._reset_readings[task_id, goal_index]
+        context = self._reset_context[task_id, goal_index]
+        frame, obs = jax.lax.switch(task_id, self._reset_branches, readings, context)
+        return State(
+            physics=Sim(backend=self._reset_physics[task_id, goal_index], prev_frame=frame, context=context),
+            obs=self._with_one_hot(obs, task_id),
+            reward=jnp.zeros((), jnp.float32),
+            done=jnp.zeros((), bool),
+            info={
+                "success": jnp.zeros((), bool),
+                "truncation": jnp.zeros((), bool),
+                "task_id": task_id,
+                "goal_index": goal_index,
+                "steps": jnp.zeros((), jnp.int32),
+            },
+        )
+
+    def step(self, state: State, action: jax.Array) -> State:
+        """Advance one control step (frame_skip=5 physics substeps, 12.5 ms).
+
+        action: f32[4] in [-1, 1]: xyz mocap motion (x 1 cm, clipped), gripper command.
+        """
+        action = jnp.asarray(action, jnp.float32)
+        if action.shape != (ACTION_SIZE,):
+            raise ValueError(
+                f"action must have shape ({ACTION_SIZE},) per slot (use jax.vmap for batches), got {action.shape}"
+            )
+        task_id, goal_index = state.info["task_id"], state.info["goal_index"]
+        control = jnp.concatenate([jnp.clip(action[:3], -1.0, 1.0) * ACTION_SCALE, action[3:]])
+        physics, readings = self.backend.step(state.physics.backend, task_id, goal_index, control)
+        frame, obs, reward, success = jax.lax.switch(
+            task_id, self._step_branches, readings, state.physics.context, state.physics.prev_frame, action
+        )
+        steps = state.info["steps"] + 1
+        truncation = steps >= self.episode_length
+        return State(
+            physics=Sim(backend=physics, prev_frame=frame, context=state.physics.context),
+            obs=self._with_one_hot(obs, task_id),
+            reward=reward,
+            done=truncation,
+            info={**state.info, "success": success, "truncation": truncation, "steps": steps},
+        )
+
+
+def _check_index(what: str, value, bound: int) -> None:
+    if isinstance(value, jax.core.Tracer):
+        return  # checked where it is concrete; traced indices gather clamped
+    v = np.asarray(value)
+    if v.size and (v.min() < 0 or v.max() >= bound):
+        raise ValueError(f"{what} must be in 0..{bound - 1}, got {value}")

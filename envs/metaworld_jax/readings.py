@@ -1,0 +1,149 @@
+"""Readings: the named quantities the task layer reads from the physics after each step.
+
+A task declares what it reads as ``{name: (kind, mujoco_name)}``. Every backend fills the
+same flat f32 vector from its own physics data, so the JAX task layer never sees a backend.
+
+Kinds (size in floats):
+  body_xpos 3, body_xquat 4 (w,x,y,z as MuJoCo stores it), geom_xpos 3, geom_xmat 9,
+  site_xpos 3, qpos 1 (hinge/slide joint), qvel 1,
+  touching 1: 1.0 when both finger pads press on the named geom with positive contact
+  force, as metaworld's ``touching_object`` decides it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping
+
+import mujoco
+import numpy as np
+
+KIND_SIZES = {
+    "body_xpos": 3,
+    "body_xquat": 4,
+    "geom_xpos": 3,
+    "geom_xmat": 9,
+    "site_xpos": 3,
+    "qpos": 1,
+    "qvel": 1,
+    "touching": 1,
+}
+
+# Read by every task: the hand, the claws (gripper opening), the pads (caging rewards) and
+# the two end-effector sites (tcp_center).
+COMMON_READINGS: dict[str, tuple[str, str]] = {
+    "hand": ("body_xpos", "hand"),
+    "rightclaw": ("body_xpos", "rightclaw"),
+    "leftclaw": ("body_xpos", "leftclaw"),
+    "leftpad": ("body_xpos", "leftpad"),
+    "rightpad": ("body_xpos", "rightpad"),
+    "right_ee": ("site_xpos", "rightEndEffector"),
+    "left_ee": ("site_xpos", "leftEndEffector"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Where each named reading sits in the flat vector: name -> (offset, size)."""
+
+    slots: Mapping[str, tuple[int, int]]
+    size: int
+
+    @staticmethod
+    def of_sizes(sizes: Mapping[str, int]) -> "Layout":
+        slots, offset = {}, 0
+        for name, k in sizes.items():
+            slots[name] = (offset, k)
+            offset += k
+        return Layout(slots=slots, size=offset)
+
+    @staticmethod
+    def of(spec: Mapping[str, tuple[str, str]]) -> "Layout":
+        """Layout of a reading spec {name: (kind, mujoco_name)}."""
+        for name, (kind, _) in spec.items():
+            if kind not in KIND_SIZES:
+                raise ValueError(f"unknown reading kind {kind!r} for {name!r}")
+        return Layout.of_sizes({name: KIND_SIZES[kind] for name, (kind, _) in spec.items()})
+
+    def pack(self, values: Mapping[str, np.ndarray], size: int | None = None) -> np.ndarray:
+        """{name: array} -> f64[size or self.size] (zero padded), inverse of `unpack`."""
+        out = np.zeros(self.size if size is None else size)
+        for name, (off, k) in self.slots.items():
+            out[off : off + k] = np.reshape(values[name], (k,))
+        return out
+
+    def unpack(self, flat):
+        """flat f32[..., >= size] -> {name: f32[..., k]} (k = 1 readings become scalars)."""
+        out = {}
+        for name, (off, k) in self.slots.items():
+            out[name] = flat[..., off] if k == 1 else flat[..., off : off + k]
+        return out
+
+
+class HostReader:
+    """Fills a reading vector from a C MuJoCo (model, data) pair, in float64."""
+
+    def __init__(self, model: mujoco.MjModel, spec: Mapping[str, tuple[str, str]]):
+        self.layout = Layout.of(spec)
+        self._getters = [self._getter(model, kind, name) for kind, name in spec.values()]
+
+    @staticmethod
+    def _getter(model, kind, name):
+        obj = {
+            "body_xpos": mujoco.mjtObj.mjOBJ_BODY,
+            "body_xquat": mujoco.mjtObj.mjOBJ_BODY,
+            "geom_xpos": mujoco.mjtObj.mjOBJ_GEOM,
+            "geom_xmat": mujoco.mjtObj.mjOBJ_GEOM,
+            "touching": mujoco.mjtObj.mjOBJ_GEOM,
+            "site_xpos": mujoco.mjtObj.mjOBJ_SITE,
+            "qpos": mujoco.mjtObj.mjOBJ_JOINT,
+            "qvel": mujoco.mjtObj.mjOBJ_JOINT,
+        }[kind]
+        i = mujoco.mj_name2id(model, obj, name)
+        if i < 0:
+            raise ValueError(f"{kind} reading: no {obj.name[6:].lower()} named {name!r} in the scene")
+        if kind == "body_xpos":
+            return lambda d: d.xpos[i]
+        if kind == "body_xquat":
+            return lambda d: d.xquat[i]
+        if kind == "geom_xpos":
+            return lambda d: d.geom_xpos[i]
+        if kind == "geom_xmat":
+            return lambda d: d.geom_xmat[i]
+        if kind == "site_xpos":
+            return lambda d: d.site_xpos[i]
+        if kind == "qpos":
+            adr = model.jnt_qposadr[i]
+            return lambda d: d.qpos[adr : adr + 1]
+        if kind == "qvel":
+            adr = model.jnt_dofadr[i]
+            return lambda d: d.qvel[adr : adr + 1]
+        left = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "leftpad_geom")
+        right = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "rightpad_geom")
+        return lambda d: np.array([_touching(d, i, left, right)])
+
+    def read(self, data: mujoco.MjData, out: np.ndarray) -> None:
+        """Writes the readings into out[:layout.size] (float64 or float32)."""
+        off = 0
+        for get in self._getters:
+            v = get(data)
+            out[off : off + v.shape[0]] = v
+            off += v.shape[0]
+
+
+def _touching(d: mujoco.MjData, obj: int, left: int, right: int) -> float:
+    """Both pads in contact with `obj` with positive summed normal force (metaworld's rule)."""
+    n = d.ncon
+    if n == 0:
+        return 0.0
+    c = d.contact
+    g1, g2 = c.geom1[:n], c.geom2[:n]
+    with_obj = (g1 == obj) | (g2 == obj)
+    force = d.efc_force
+    adr = c.efc_address[:n]
+
+    def pad_force(pad):
+        mask = with_obj & ((g1 == pad) | (g2 == pad))
+        return force[adr[mask]].sum() if mask.any() else 0.0
+
+    return float(pad_force(left) > 0 and pad_force(right) > 0)
