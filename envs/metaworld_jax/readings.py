@@ -5,7 +5,7 @@ same flat f32 vector from its own physics data, so the JAX task layer never sees
 
 Kinds (size in floats):
   body_xpos 3, body_xquat 4 (w,x,y,z as MuJoCo stores it), geom_xpos 3, geom_xmat 9,
-  site_xpos 3, qpos 1 (hinge/slide joint), qvel 1,
+  site_xpos 3, site_xmat 9, qpos 1 (hinge/slide joint), qvel 1,
   touching 1: 1.0 when both finger pads press on the named geom with positive contact
   force, as metaworld's ``touching_object`` decides it.
 """
@@ -24,6 +24,7 @@ KIND_SIZES = {
     "geom_xpos": 3,
     "geom_xmat": 9,
     "site_xpos": 3,
+    "site_xmat": 9,
     "qpos": 1,
     "qvel": 1,
     "touching": 1,
@@ -96,6 +97,7 @@ class HostReader:
             "geom_xmat": mujoco.mjtObj.mjOBJ_GEOM,
             "touching": mujoco.mjtObj.mjOBJ_GEOM,
             "site_xpos": mujoco.mjtObj.mjOBJ_SITE,
+            "site_xmat": mujoco.mjtObj.mjOBJ_SITE,
             "qpos": mujoco.mjtObj.mjOBJ_JOINT,
             "qvel": mujoco.mjtObj.mjOBJ_JOINT,
         }[kind]
@@ -112,6 +114,8 @@ class HostReader:
             return lambda d: d.geom_xmat[i]
         if kind == "site_xpos":
             return lambda d: d.site_xpos[i]
+        if kind == "site_xmat":
+            return lambda d: d.site_xmat[i]
         if kind == "qpos":
             adr = model.jnt_qposadr[i]
             return lambda d: d.qpos[adr : adr + 1]
