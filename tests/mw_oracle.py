@@ -62,7 +62,8 @@ def rollout_pair(name: str, goals, steps: int, seed: int = 0, mode: str = "rando
         if policy is None:
             actions = rng.uniform(-1, 1, size=(len(goals), 4)).astype(np.float32)
         else:
-            actions = np.stack([policy.get_action(o) for o in ref_obs]).astype(np.float32)
+            # .copy(): some scripted policies edit the observation they are given in place.
+            actions = np.stack([policy.get_action(o.copy()) for o in ref_obs]).astype(np.float32)
             actions = np.clip(actions + rng.normal(0, 0.1, actions.shape), -1, 1).astype(np.float32)
         results = [o.step(a) for o, a in zip(oracles, actions)]
         ref_obs = np.stack([r[0] for r in results])
@@ -86,7 +87,7 @@ def run_policy_successes(name: str, seed: int = 0, goals=range(50), steps: int =
     ours_ok = np.zeros(len(goals), bool)
     for _ in range(steps):
         obs = np.asarray(state.obs, np.float64)
-        actions = np.stack([policy.get_action(o) for o in obs]).astype(np.float32)
+        actions = np.stack([policy.get_action(o.copy()) for o in obs]).astype(np.float32)
         state = step(state, jnp.asarray(actions))
         ours_ok |= np.asarray(state.info["success"])
     ref_ok = np.zeros(len(goals), bool)
@@ -94,7 +95,7 @@ def run_policy_successes(name: str, seed: int = 0, goals=range(50), steps: int =
         o = oracle_env(name, seed, int(g))
         obs, _ = o.reset()
         for _ in range(steps):
-            obs, _, _, _, info = o.step(policy.get_action(obs).astype(np.float32))
+            obs, _, _, _, info = o.step(policy.get_action(obs.copy()).astype(np.float32))
             if info["success"]:
                 ref_ok[i] = True
                 break

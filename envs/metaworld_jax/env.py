@@ -16,6 +16,7 @@ import numpy as np
 from flax import struct
 
 from metaworld_jax import goals as goals_lib
+from metaworld_jax import reset_cache
 from metaworld_jax.backends import make_backend
 from metaworld_jax.host_sim import HostSim
 from metaworld_jax.readings import COMMON_READINGS, HostReader, Layout
@@ -85,6 +86,11 @@ class MetaWorldEnv:
     def _build_resets(self):
         states, readings, contexts, overrides = [], [], [], []
         for task, vecs, layout in zip(self.tasks, self.rand_vecs, self.reading_layouts):
+            cached = reset_cache.load(task, vecs)
+            if cached is not None:
+                for out, part in zip((states, readings, contexts, overrides), cached):
+                    out.append(part)
+                continue
             sim = HostSim(task.scene)
             reader = HostReader(sim.model, {**COMMON_READINGS, **task.READINGS})
             t_states, t_readings, t_contexts, t_over = [], [], [], []
@@ -100,8 +106,9 @@ class MetaWorldEnv:
                 t_readings.append(r)
                 t_contexts.append(ctx)
                 t_over.append(dict(sim.overrides))
-            keys = list(t_over[0])
-            overrides.append({k: np.stack([o[k] for o in t_over]) for k in keys})
+            t_over = {k: np.stack([o[k] for o in t_over]) for k in t_over[0]}
+            reset_cache.save(task, vecs, t_states, t_readings, t_contexts, t_over)
+            overrides.append(t_over)
             states.append(t_states)
             readings.append(t_readings)
             contexts.append(t_contexts)

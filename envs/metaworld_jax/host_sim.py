@@ -30,13 +30,6 @@ class HostSim:
         self.model = assets.load_model(scene)
         self.data = mujoco.MjData(self.model)
         self.overrides: dict[tuple[str, str], np.ndarray] = {}
-        # metaworld records the pads' positions once, at construction (init_left_pad...).
-        mujoco.mj_forward(self.model, self.data)
-        self._construction_xpos = self.data.xpos.copy()
-
-    def construction_body_xpos(self, name: str) -> np.ndarray:
-        """A body's position in the freshly built scene, before any reset."""
-        return self._construction_xpos[self.model.body(name).id].copy()
 
     # --- model edits (recorded) ---
     def set_body_pos(self, name: str, pos) -> None:
@@ -61,6 +54,10 @@ class HostSim:
         mujoco.mj_step(self.model, self.data, nstep=FRAME_SKIP)
         mujoco.mj_rnePostConstraint(self.model, self.data)
 
+    def mj_step(self, nstep: int = 1) -> None:
+        """Bare physics steps with whatever ctrl is set (reset_model loops calling mj_step)."""
+        mujoco.mj_step(self.model, self.data, nstep=nstep)
+
     def set_state(self, qpos, qvel) -> None:
         self.data.qpos[:] = qpos
         self.data.qvel[:] = qvel
@@ -73,6 +70,11 @@ class HostSim:
         qpos[qpos_slice] = pos
         qvel[qvel_slice] = 0
         self.set_state(qpos, qvel)
+
+    def set_joint_qpos(self, name: str, value) -> None:
+        """Write a joint's qpos with no mj_forward (metaworld's `data.joint(name).qpos = v`):
+        positions read before the next step still show the previous configuration."""
+        self.data.joint(name).qpos = value
 
     def reset_hand(self, hand_init_pos, steps: int = 50) -> np.ndarray:
         """Hold the mocap at hand_init_pos, gripper open, for `steps` control steps.
