@@ -1,0 +1,1 @@
+"""Agents. Only multi-task SAC for now (:mod:`drats_jax.agents.sac`)."""

@@ -1,0 +1,5 @@
+"""Multi-task SAC: networks (networks.py), losses (losses.py), state and step (update.py)."""
+
+from drats_jax.agents.sac.update import SAC, SACState, make_sac, task_conditioned
+
+__all__ = ["SAC", "SACState", "make_sac", "task_conditioned"]

@@ -1,0 +1,174 @@
+"""Multi-task SAC: state pytree, acting and one gradient step.
+
+The agent appends one_hot(task_id, N) to the env observation (the env obs does not
+carry it). One gradient step = critic step, then actor and per-task temperature steps
+(using the freshly updated critics), then a Polyak update of the target critics.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from drats_jax.agents.sac import losses
+from drats_jax.agents.sac.networks import Actor, TwinCritic, tanh_gaussian_sample
+from drats_jax.buffer import Transition
+from drats_jax.config import SACConfig
+
+
+@struct.dataclass
+class SACState:
+    """All learnable state. log_alpha: f32[N] (per-task log temperature)."""
+
+    actor_params: dict
+    critic_params: dict
+    target_critic_params: dict
+    log_alpha: jax.Array
+    actor_opt: optax.OptState
+    critic_opt: optax.OptState
+    alpha_opt: optax.OptState
+
+
+def task_conditioned(obs: jax.Array, task_id: jax.Array, num_tasks: int) -> jax.Array:
+    """concat(obs f32[B, O], one_hot(task_id i32[B], N)) -> f32[B, O + N]."""
+    return jnp.concatenate([obs, jax.nn.one_hot(task_id, num_tasks, dtype=obs.dtype)], axis=-1)
+
+
+def _barrier(tree):
+    """Materialises the gradients before the optimizer reads them.
+
+    Without it XLA fuses gradient reductions (e.g. the matrix-vector product of a
+    1-unit output layer, rewritten as a reduce) into Adam's elementwise ops; those
+    fusions are shaped differently once the trainer is vmapped over seeds and then sum
+    in a different order. With the barrier a seed-vmapped run is bit-identical to
+    single-seed runs on CPU (tested).
+    """
+    return jax.lax.optimization_barrier(tree)
+
+
+def clip_by_global_norm(max_norm: float) -> optax.GradientTransformation:
+    """Scales the gradients by min(1, max_norm / ||g||_2) (norm over all leaves).
+
+    Same math as optax.clip_by_global_norm, written as one scalar factor times every
+    leaf: optax's ``(t / norm) * max_norm`` is simplified by XLA differently when the
+    norm is a vmapped [S] vector than when it is a scalar, which breaks bit-exact
+    equality between a seed-vmapped run and single-seed runs on CPU (tested).
+    """
+
+    def init(params):
+        del params
+        return optax.EmptyState()
+
+    def update(updates, state, params=None):
+        del params
+        norm = optax.tree.norm(updates)
+        scale = jnp.where(norm > max_norm, max_norm / jnp.maximum(norm, 1e-30), 1.0)
+        return jax.tree.map(lambda t: t * scale.astype(t.dtype), updates), state
+
+    return optax.GradientTransformation(init, update)
+
+
+def _optimizer(lr: float, max_grad_norm: float) -> optax.GradientTransformation:
+    return optax.chain(clip_by_global_norm(max_grad_norm), optax.adam(lr))
+
+
+class SAC(NamedTuple):
+    """Static description of the agent (modules, optimizers, sizes); functions are pure."""
+
+    config: SACConfig
+    num_tasks: int
+    obs_size: int
+    action_size: int
+    actor: nn.Module
+    critic: nn.Module
+    actor_tx: optax.GradientTransformation
+    critic_tx: optax.GradientTransformation
+    alpha_tx: optax.GradientTransformation
+    target_entropy: float
+
+    def init(self, rng: jax.Array) -> SACState:
+        k_actor, k_critic = jax.random.split(rng)
+        x = jnp.zeros((1, self.obs_size + self.num_tasks), jnp.float32)
+        a = jnp.zeros((1, self.action_size), jnp.float32)
+        actor_params = self.actor.init(k_actor, x)
+        critic_params = self.critic.init(k_critic, x, a)
+        log_alpha = jnp.full((self.num_tasks,), jnp.log(self.config.initial_temperature), jnp.float32)
+        return SACState(
+            actor_params=actor_params,
+            critic_params=critic_params,
+            target_critic_params=critic_params,
+            log_alpha=log_alpha,
+            actor_opt=self.actor_tx.init(actor_params),
+            critic_opt=self.critic_tx.init(critic_params),
+            alpha_opt=self.alpha_tx.init(log_alpha),
+        )
+
+    def act(self, state: SACState, obs: jax.Array, task_id: jax.Array, rng: jax.Array,
+            deterministic: bool = False) -> jax.Array:
+        """obs f32[B, O], task_id i32[B] -> action f32[B, A] in (-1, 1)."""
+        mean, log_std = self.actor.apply(state.actor_params, task_conditioned(obs, task_id, self.num_tasks))
+        if deterministic:
+            return jnp.tanh(mean)
+        action, _ = tanh_gaussian_sample(rng, mean, log_std)
+        return action
+
+    def update(self, state: SACState, batch: Transition, rng: jax.Array):
+        """One gradient step on a batch. Returns (state, metrics dict of f32[])."""
+        cfg = self.config
+        k_critic, k_actor = jax.random.split(rng)
+        x = task_conditioned(batch.obs, batch.task_id, self.num_tasks)
+        next_x = task_conditioned(batch.next_obs, batch.task_id, self.num_tasks)
+
+        (_, c_info), c_grads = jax.value_and_grad(losses.critic_loss, has_aux=True)(
+            state.critic_params, critic=self.critic, actor=self.actor, actor_params=state.actor_params,
+            target_params=state.target_critic_params, log_alpha=state.log_alpha, batch=batch, x=x,
+            next_x=next_x, gamma=cfg.gamma, rng=k_critic)
+        c_grads = _barrier(c_grads)
+        c_updates, critic_opt = self.critic_tx.update(c_grads, state.critic_opt, state.critic_params)
+        critic_params = optax.apply_updates(state.critic_params, c_updates)
+
+        (a_loss, logp), a_grads = jax.value_and_grad(losses.actor_loss, has_aux=True)(
+            state.actor_params, actor=self.actor, critic=self.critic, critic_params=critic_params,
+            log_alpha=state.log_alpha, batch=batch, x=x, rng=k_actor)
+        a_grads = _barrier(a_grads)
+        a_updates, actor_opt = self.actor_tx.update(a_grads, state.actor_opt, state.actor_params)
+        actor_params = optax.apply_updates(state.actor_params, a_updates)
+
+        t_loss, t_grads = jax.value_and_grad(losses.alpha_loss)(
+            state.log_alpha, task_id=batch.task_id, logp=logp, target_entropy=self.target_entropy)
+        t_grads = _barrier(t_grads)
+        t_updates, alpha_opt = self.alpha_tx.update(t_grads, state.alpha_opt, state.log_alpha)
+        log_alpha = optax.apply_updates(state.log_alpha, t_updates)
+
+        target = optax.incremental_update(critic_params, state.target_critic_params, cfg.tau)
+        new = SACState(actor_params=actor_params, critic_params=critic_params, target_critic_params=target,
+                       log_alpha=log_alpha, actor_opt=actor_opt, critic_opt=critic_opt, alpha_opt=alpha_opt)
+        metrics = {
+            "critic_loss": c_info["critic_loss"],
+            "q_mean": c_info["q_mean"],
+            "actor_loss": a_loss,
+            "alpha_loss": t_loss,
+            "entropy": -jnp.mean(logp),
+            "alpha_mean": jnp.mean(jnp.exp(log_alpha)),
+        }
+        return new, metrics
+
+
+def make_sac(config: SACConfig, num_tasks: int, obs_size: int, action_size: int) -> SAC:
+    actor = Actor(action_size=action_size, width=config.hidden_width, depth=config.hidden_depth,
+                  layer_norm=config.layer_norm, log_std_min=config.log_std_min, log_std_max=config.log_std_max)
+    critic = TwinCritic(width=config.hidden_width, depth=config.hidden_depth, layer_norm=config.layer_norm)
+    target_entropy = -float(action_size) if config.target_entropy is None else float(config.target_entropy)
+    return SAC(
+        config=config, num_tasks=num_tasks, obs_size=obs_size, action_size=action_size,
+        actor=actor, critic=critic,
+        actor_tx=_optimizer(config.actor_lr, config.max_grad_norm),
+        critic_tx=_optimizer(config.critic_lr, config.max_grad_norm),
+        alpha_tx=_optimizer(config.alpha_lr, config.max_grad_norm),
+        target_entropy=target_entropy,
+    )

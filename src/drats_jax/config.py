@@ -1,0 +1,215 @@
+"""Every hyperparameter of a training run, with its default, as frozen dataclasses.
+
+Validation happens in ``__post_init__`` (checks that need only the config) and in
+:func:`validate_for_env` (checks that need the number of tasks N or the env), which
+``make_train`` calls before anything is traced, so a bad config fails with a clear
+``ValueError`` instead of an XLA error after minutes of compiling.
+
+Units: ``*_env_steps`` count transitions summed over all env slots; ``*_interval`` and
+``chunk_length`` count vector steps (one step of every slot = one scan iteration).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+SAMPLER_NAMES = ("drats", "uniform", "learning_progress", "smt")
+RETURN_TARGETS = ("metaworld", "minmax")
+BUFFER_SAMPLING = ("uniform", "per_task")
+
+
+def _positive(name: str, value: Any) -> None:
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+
+
+def _in_unit(name: str, value: float, *, low_open: bool = False, high_open: bool = False) -> None:
+    lo_ok = value > 0 if low_open else value >= 0
+    hi_ok = value < 1 if high_open else value <= 1
+    if not (lo_ok and hi_ok):
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        raise ValueError(f"{name} must be in {lo}0, 1{hi}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class SACConfig:
+    """Multi-task SAC. Networks see ``concat(obs, one_hot(task_id, N))``."""
+
+    hidden_width: int = 400  # units per hidden layer
+    hidden_depth: int = 3  # number of hidden layers
+    layer_norm: bool = False  # LayerNorm after each hidden Dense (before ReLU)
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    alpha_lr: float = 3e-4
+    max_grad_norm: float = 1.0  # global-norm clip, applied per optimizer
+    gamma: float = 0.99
+    tau: float = 0.005  # Polyak rate of the target critics
+    initial_temperature: float = 1.0  # alpha_i at start, every task
+    target_entropy: float | None = None  # None -> -action_size
+    batch_size: int = 1280  # transitions per gradient step
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+
+    def __post_init__(self) -> None:
+        _positive("sac.hidden_width", self.hidden_width)
+        _positive("sac.hidden_depth", self.hidden_depth)
+        _positive("sac.batch_size", self.batch_size)
+        for name in ("actor_lr", "critic_lr", "alpha_lr", "max_grad_norm", "initial_temperature"):
+            _positive(f"sac.{name}", getattr(self, name))
+        _in_unit("sac.gamma", self.gamma, high_open=True)
+        _in_unit("sac.tau", self.tau, low_open=True)
+        if not self.log_std_min < self.log_std_max:
+            raise ValueError(
+                f"sac.log_std_min ({self.log_std_min}) must be < sac.log_std_max ({self.log_std_max})"
+            )
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """Task sampler and the per-task statistics it reads (see docs/drats.md)."""
+
+    name: str = "drats"  # one of SAMPLER_NAMES
+    eta: float = 8.0  # inverse temperature of q* ∝ p0·exp(eta·g)
+    alpha: float | None = None  # mirror step size in [0, 1]; None -> 0.5 / eta
+    eps: float | None = None  # probability floor; None -> 1 / (4N); must be <= 1/N
+    interval: int = 10_000  # vector steps (per slot) between sampler updates
+    # Return-target rule for the gap g_i (pluggable, see samplers/stats.py).
+    return_target: str = "metaworld"  # one of RETURN_TARGETS
+    initial_ref_return: float = 5000.0  # MetaWorld: 500 steps x max reward 10
+    ref_success_threshold: float = 0.5  # R_ref tracks the max return once success rate > this
+    success_window: int = 50  # episodes in the per-task success ring
+    # Learning Progress.
+    lp_solved_threshold: float = 0.9  # success rate above which LP pins a task at eps
+    # SMT ("Hard Tasks First").
+    smt_num_active: int | None = None  # K; None -> max(1, min(8, N // 2))
+    smt_kappa: float = 0.8  # total probability of the active set
+    smt_min_prob: float = 0.025  # floor for every task (capped at 1/N)
+    smt_low_threshold: float = 2000.0  # leaving below this -> "unsolvable" set
+    smt_high_threshold: float = 3500.0  # return above this -> solved, leaves the active set
+    smt_task_budget: int | None = None  # env steps a task may use while active; None -> stage-1 / N
+    smt_stage1_fraction: float = 0.85  # stage 2 (unsolvable set active) after this share
+
+    def __post_init__(self) -> None:
+        if self.name not in SAMPLER_NAMES:
+            raise ValueError(f"sampler.name must be one of {SAMPLER_NAMES}, got {self.name!r}")
+        if self.return_target not in RETURN_TARGETS:
+            raise ValueError(
+                f"sampler.return_target must be one of {RETURN_TARGETS}, got {self.return_target!r}"
+            )
+        _positive("sampler.eta", self.eta)
+        if self.alpha is not None:
+            _in_unit("sampler.alpha", self.alpha)
+        if self.eps is not None:
+            _in_unit("sampler.eps", self.eps, low_open=True)
+        _positive("sampler.interval", self.interval)
+        _positive("sampler.initial_ref_return", self.initial_ref_return)
+        _in_unit("sampler.ref_success_threshold", self.ref_success_threshold)
+        _positive("sampler.success_window", self.success_window)
+        _in_unit("sampler.lp_solved_threshold", self.lp_solved_threshold)
+        if self.smt_num_active is not None:
+            _positive("sampler.smt_num_active", self.smt_num_active)
+        _in_unit("sampler.smt_kappa", self.smt_kappa)
+        _in_unit("sampler.smt_min_prob", self.smt_min_prob)
+        if not self.smt_low_threshold <= self.smt_high_threshold:
+            raise ValueError(
+                f"sampler.smt_low_threshold ({self.smt_low_threshold}) must be <= "
+                f"sampler.smt_high_threshold ({self.smt_high_threshold})"
+            )
+        if self.smt_task_budget is not None:
+            _positive("sampler.smt_task_budget", self.smt_task_budget)
+        _in_unit("sampler.smt_stage1_fraction", self.smt_stage1_fraction)
+
+    # Resolved values (need N).
+    def resolved_alpha(self) -> float:
+        return 0.5 / self.eta if self.alpha is None else float(self.alpha)
+
+    def resolved_eps(self, num_tasks: int) -> float:
+        return 1.0 / (4 * num_tasks) if self.eps is None else float(self.eps)
+
+    def resolved_num_active(self, num_tasks: int) -> int:
+        if self.smt_num_active is None:
+            return max(1, min(8, num_tasks // 2))
+        return int(self.smt_num_active)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training loop. See the module docstring for units."""
+
+    seed: int = 0
+    num_envs: int | None = None  # env slots stepped in parallel; None -> one per task
+    total_env_steps: int = 2_000_000  # transitions over all slots, warm-up included
+    warmup_env_steps: int = 10_000  # random-action transitions before learning starts
+    updates_per_step: int = 1  # gradient steps per vector step (scan iteration)
+    buffer_capacity: int = 1_000_000  # transitions; must be a multiple of num_envs
+    buffer_sampling: str = "uniform"  # one of BUFFER_SAMPLING
+    chunk_length: int = 1_000  # vector steps per jitted run_chunk call
+    sac: SACConfig = field(default_factory=SACConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+
+    def __post_init__(self) -> None:
+        if self.num_envs is not None:
+            _positive("num_envs", self.num_envs)
+        _positive("total_env_steps", self.total_env_steps)
+        if self.warmup_env_steps < 0:
+            raise ValueError(f"warmup_env_steps must be >= 0, got {self.warmup_env_steps}")
+        _positive("updates_per_step", self.updates_per_step)
+        _positive("buffer_capacity", self.buffer_capacity)
+        _positive("chunk_length", self.chunk_length)
+        if self.buffer_sampling not in BUFFER_SAMPLING:
+            raise ValueError(
+                f"buffer_sampling must be one of {BUFFER_SAMPLING}, got {self.buffer_sampling!r}"
+            )
+        if self.buffer_capacity < self.sac.batch_size:
+            raise ValueError(
+                f"buffer_capacity ({self.buffer_capacity}) is smaller than one batch "
+                f"(sac.batch_size={self.sac.batch_size})"
+            )
+        if self.warmup_env_steps >= self.total_env_steps:
+            raise ValueError(
+                f"warmup_env_steps ({self.warmup_env_steps}) must be < total_env_steps "
+                f"({self.total_env_steps})"
+            )
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def resolved_num_envs(self, num_tasks: int) -> int:
+        return num_tasks if self.num_envs is None else int(self.num_envs)
+
+
+def validate_for_env(config: TrainConfig, env: Any) -> None:
+    """Checks that need the env (N tasks, sizes). Raises ValueError; traces nothing."""
+    n = int(getattr(env, "num_tasks", 0))
+    if n <= 0:
+        raise ValueError(f"the env has {n} tasks; need at least one task")
+    for attr in ("observation_size", "action_size", "episode_length", "num_goals"):
+        if int(getattr(env, attr, 0)) <= 0:
+            raise ValueError(f"env.{attr} must be > 0, got {getattr(env, attr, None)!r}")
+    s = config.sampler
+    eps = s.resolved_eps(n)
+    if eps > 1.0 / n:
+        raise ValueError(
+            f"sampler.eps={eps} is larger than 1/N = {1.0 / n:.6g} for N={n} tasks: "
+            "no distribution can give every task that much probability"
+        )
+    if s.name == "smt" and not 1 <= s.resolved_num_active(n) <= n:
+        raise ValueError(f"sampler.smt_num_active must be in [1, N={n}], got {s.smt_num_active}")
+    e = config.resolved_num_envs(n)
+    if config.buffer_capacity % e != 0:
+        raise ValueError(
+            f"buffer_capacity ({config.buffer_capacity}) must be a multiple of num_envs ({e}): "
+            "each vector step writes one contiguous block of num_envs rows into the ring"
+        )
+    if config.buffer_capacity < config.sac.batch_size:
+        raise ValueError(
+            f"buffer_capacity ({config.buffer_capacity}) is smaller than one batch "
+            f"(sac.batch_size={config.sac.batch_size})"
+        )
+    if config.total_env_steps - config.warmup_env_steps < e:
+        raise ValueError(
+            f"total_env_steps - warmup_env_steps must cover at least one vector step of {e} slots"
+        )

@@ -1,0 +1,397 @@
+"""The training loop, PureJaxRL style: ``make_train(config, env)`` -> a pure ``train(rng)``.
+
+Shapes: E env slots (default one per task), N tasks, O obs size, A action size.
+
+One *vector step* (one lax.scan iteration) does, in order:
+  1. act in every slot (uniform random actions during warm-up, else the SAC policy),
+  2. step all slots (``jax.vmap(env.step)``) and insert the E transitions into the ring,
+  3. add steps / finished episodes to the per-task statistics,
+  4. autoreset finished slots: task ~ Categorical(log q), goal ~ U{0..num_goals-1},
+     ``jax.vmap(env.reset)`` merged in with ``jnp.where``,
+  5. (after warm-up) K = updates_per_step SAC gradient steps (inner lax.scan),
+  6. every ``sampler.interval`` vector steps: update q from the window, clear the window.
+
+Python only runs between chunks:
+
+    trainer = make_train(config, env)
+    state = trainer.init(rng)                      # TrainState (one pytree: everything)
+    state, _ = trainer.warmup(state)               # random-action warm-up
+    for _ in range(trainer.num_chunks):
+        state, metrics = trainer.run_chunk(state)  # chunk_length vector steps
+
+``trainer(rng)`` (= ``train(rng)``) does all of that as one traceable function, so
+``jax.jit(jax.vmap(trainer))(rngs)`` trains independent seeds in one program;
+``trainer.jitted(num_seeds)`` gives the jitted, state-donating, optionally seed-vmapped
+functions for a Python-driven loop (logging, checkpoints, resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import time
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from jax import lax
+
+from drats_jax import buffer as replay
+from drats_jax.agents.sac import SAC, SACState, make_sac
+from drats_jax.config import TrainConfig, validate_for_env
+from drats_jax.samplers import Sampler, make_sampler
+from drats_jax.samplers import stats as task_stats
+
+
+@struct.dataclass
+class TrainState:
+    """The full training state (one pytree; checkpoint it whole for exact resume).
+
+    rng:             PRNGKey, the run's key (split every vector step).
+    agent:           SACState (params, target params, per-task log-alpha, optimizer states).
+    buffer:          ReplayBuffer (capacity C).
+    env_state:       the env's State with leading axis E.
+    sampler:         the sampler's state pytree (holds q: f32[N]).
+    stats:           TaskStats, per-task training statistics.
+    episode_return:  f32[E] return so far of each slot's running episode.
+    episode_success: bool[E] whether the running episode has succeeded at any step.
+    step:            i32[] vector steps done (warm-up included); env steps = step * E.
+    grad_steps:      i32[] SAC gradient steps done.
+    """
+
+    rng: jax.Array
+    agent: SACState
+    buffer: replay.ReplayBuffer
+    env_state: Any
+    sampler: Any
+    stats: task_stats.TaskStats
+    episode_return: jax.Array
+    episode_success: jax.Array
+    step: jax.Array
+    grad_steps: jax.Array
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Trainer:
+    """What ``make_train`` returns. Calling it is ``train(rng) -> (TrainState, metrics)``.
+
+    A plain (weak-referenceable, identity-hashed) class so ``jax.jit(trainer)`` works.
+    """
+
+    config: TrainConfig
+    env: Any
+    agent: SAC
+    sampler: Sampler
+    num_envs: int  # E
+    num_tasks: int  # N
+    warmup_steps: int  # vector steps of random actions
+    chunk_length: int  # vector steps per run_chunk
+    num_chunks: int  # run_chunk calls after warm-up
+    init: Callable[[jax.Array], TrainState]
+    warmup: Callable[[TrainState], tuple[TrainState, dict]]
+    run_chunk: Callable[[TrainState], tuple[TrainState, dict]]
+    train: Callable[[jax.Array], tuple[TrainState, dict]]
+
+    def __call__(self, rng: jax.Array):
+        return self.train(rng)
+
+    @property
+    def env_steps_per_chunk(self) -> int:
+        return self.chunk_length * self.num_envs
+
+    @property
+    def total_env_steps(self) -> int:
+        """Env steps actually run (warm-up + whole chunks; <= config.total_env_steps)."""
+        return (self.warmup_steps + self.num_chunks * self.chunk_length) * self.num_envs
+
+    def jitted(self, num_seeds: int | None = None):
+        """(init, warmup, run_chunk), jitted; warmup/run_chunk donate the state.
+
+        num_seeds=None: one run (rng is one key). Otherwise every function is vmapped
+        over a leading seed axis (rng: keys[num_seeds]).
+        """
+        init, warm, chunk = self.init, self.warmup, self.run_chunk
+        if num_seeds is not None:
+            init, warm, chunk = jax.vmap(init), jax.vmap(warm), jax.vmap(chunk)
+        return jax.jit(init), jax.jit(warm, donate_argnums=0), jax.jit(chunk, donate_argnums=0)
+
+
+def _where_slots(mask: jax.Array, a, b):
+    """Per-slot select over pytrees whose leaves have a leading axis E. mask: bool[E]."""
+
+    def pick(x, y):
+        m = mask.reshape(mask.shape + (1,) * (x.ndim - 1))
+        return jnp.where(m, x, y)
+
+    return jax.tree.map(pick, a, b)
+
+
+def make_train(config: TrainConfig, env: Any) -> Trainer:
+    """Validates ``config`` against ``env`` (no tracing) and builds the pure train functions."""
+    validate_for_env(config, env)  # raises ValueError before anything compiles
+    n = int(env.num_tasks)
+    e = config.resolved_num_envs(n)
+    obs_size, action_size = int(env.observation_size), int(env.action_size)
+    num_goals = int(env.num_goals)
+    sac_cfg, s_cfg = config.sac, config.sampler
+
+    warmup_steps = math.ceil(config.warmup_env_steps / e)
+    learn_steps = config.total_env_steps // e - warmup_steps
+    chunk_length = max(1, min(config.chunk_length, learn_steps))
+    num_chunks = learn_steps // chunk_length
+    if num_chunks < 1:
+        raise ValueError(
+            f"total_env_steps={config.total_env_steps} leaves no learning step after "
+            f"{warmup_steps} warm-up vector steps of {e} slots"
+        )
+
+    agent = make_sac(sac_cfg, n, obs_size, action_size)
+    sampler = make_sampler(s_cfg, n, total_env_steps=config.total_env_steps)
+    v_reset = jax.vmap(env.reset)
+    v_step = jax.vmap(env.step)
+
+    def draw_tasks(rng, sampler_state):
+        """Task and goal for every slot: task ~ Categorical(log q), goal uniform. i32[E] each."""
+        k_task, k_goal = jax.random.split(rng)
+        q = sampler.probabilities(sampler_state)
+        task = jax.random.categorical(k_task, jnp.log(q), shape=(e,)).astype(jnp.int32)
+        goal = jax.random.randint(k_goal, (e,), 0, num_goals, dtype=jnp.int32)
+        return task, goal
+
+    def reset_slots(rng, sampler_state):
+        k_draw, k_reset = jax.random.split(rng)
+        task, goal = draw_tasks(k_draw, sampler_state)
+        return v_reset(jax.random.split(k_reset, e), task, goal)
+
+    # ------------------------------------------------------------------ init
+    def init(rng: jax.Array) -> TrainState:
+        rng, k_agent, k_env = jax.random.split(rng, 3)
+        sampler_state = sampler.init()
+        return TrainState(
+            rng=rng,
+            agent=agent.init(k_agent),
+            buffer=replay.init(config.buffer_capacity, obs_size, action_size),
+            env_state=reset_slots(k_env, sampler_state),
+            sampler=sampler_state,
+            stats=task_stats.init_stats(n, s_cfg.success_window),
+            episode_return=jnp.zeros((e,), jnp.float32),
+            episode_success=jnp.zeros((e,), bool),
+            step=jnp.zeros((), jnp.int32),
+            grad_steps=jnp.zeros((), jnp.int32),
+        )
+
+    # ------------------------------------------------------------------ one vector step
+    def gradient_steps(agent_state, buf, rng):
+        """K SAC updates on batches from the (just updated) buffer; metrics averaged over K."""
+        index = replay.task_index(buf, n) if config.buffer_sampling == "per_task" else None
+
+        def one(agent_state, key):
+            k_batch, k_update = jax.random.split(key)
+            batch = replay.sample(buf, k_batch, sac_cfg.batch_size, config.buffer_sampling, index=index)
+            return agent.update(agent_state, batch, k_update)
+
+        agent_state, metrics = lax.scan(one, agent_state, jax.random.split(rng, config.updates_per_step))
+        return agent_state, jax.tree.map(jnp.mean, metrics)
+
+    def vector_step(state: TrainState, learn: bool):
+        rng, k_act, k_reset, k_update = jax.random.split(state.rng, 4)
+        env_state = state.env_state
+        obs, task = env_state.obs, env_state.info["task_id"].astype(jnp.int32)
+
+        # 1-2. act, step, store.
+        if learn:
+            action = agent.act(state.agent, obs, task, k_act)
+        else:
+            action = jax.random.uniform(k_act, (e, action_size), jnp.float32, -1.0, 1.0)
+        nxt = v_step(env_state, action)
+        truncation = nxt.info["truncation"].astype(bool)
+        done = nxt.done.astype(bool)
+        buf = replay.insert(state.buffer, replay.Transition(
+            obs=obs, action=action, reward=nxt.reward, next_obs=nxt.obs,
+            terminal=done & ~truncation,  # only a true terminal stops bootstrapping
+            truncation=truncation, task_id=task))
+
+        # 3. statistics.
+        ep_return = state.episode_return + nxt.reward
+        ep_success = state.episode_success | nxt.info["success"].astype(bool)
+        stats = task_stats.record_steps(state.stats, task)
+        stats = task_stats.record_episodes(stats, task, done, ep_return, ep_success)
+
+        # 4. autoreset. cond skips the E resets on steps where no slot finished (most steps);
+        # under a seed vmap it becomes a select, which is still correct.
+        env_state = lax.cond(
+            jnp.any(done),
+            lambda: _where_slots(done, reset_slots(k_reset, state.sampler), nxt),
+            lambda: nxt,
+        )
+
+        # 5. learn.
+        agent_state, grad_steps = state.agent, state.grad_steps
+        learn_metrics = {}
+        if learn:
+            agent_state, learn_metrics = gradient_steps(agent_state, buf, k_update)
+            grad_steps = grad_steps + config.updates_per_step
+
+        # 6. sampler update at the end of each window.
+        step = state.step + 1
+
+        def update_sampler(args):
+            sampler_state, stats = sampler.update(*args)
+            return sampler_state, task_stats.end_window(stats)
+
+        sampler_state, stats = lax.cond(step % s_cfg.interval == 0, update_sampler, lambda args: args,
+                                        (state.sampler, stats))
+
+        new = TrainState(
+            rng=rng, agent=agent_state, buffer=buf, env_state=env_state, sampler=sampler_state, stats=stats,
+            episode_return=jnp.where(done, 0.0, ep_return), episode_success=jnp.where(done, False, ep_success),
+            step=step, grad_steps=grad_steps)
+        seg = lambda x: jax.ops.segment_sum(x, task, num_segments=n)  # noqa: E731
+        step_metrics = {
+            "episodes": seg(done.astype(jnp.int32)),
+            "return_sum": seg(jnp.where(done, ep_return, 0.0)),
+            "success_sum": seg((done & ep_success).astype(jnp.int32)),
+            **learn_metrics,
+        }
+        return new, step_metrics
+
+    def run_steps(state: TrainState, length: int, learn: bool):
+        state, per_step = lax.scan(lambda s, _: vector_step(s, learn), state, None, length=length)
+        return state, summarize(state, per_step)
+
+    def summarize(state: TrainState, per_step: dict) -> dict:
+        """Chunk metrics: per-task episode means over the chunk (NaN where none finished)."""
+        eps_count = jnp.sum(per_step["episodes"], axis=0)
+        denom = jnp.where(eps_count > 0, eps_count, 1)
+        out = {
+            "episodes": eps_count,
+            "episode_return": jnp.where(eps_count > 0, jnp.sum(per_step["return_sum"], 0) / denom, jnp.nan),
+            "success_rate": jnp.where(eps_count > 0, jnp.sum(per_step["success_sum"], 0) / denom, jnp.nan),
+            "q": sampler.probabilities(state.sampler),
+            "task_env_steps": state.stats.env_steps,
+            "env_steps": state.step * e,
+            "grad_steps": state.grad_steps,
+        }
+        for k, v in per_step.items():
+            if k not in ("episodes", "return_sum", "success_sum"):
+                out[k] = jnp.mean(v)
+        return out
+
+    def warmup(state: TrainState):
+        if warmup_steps == 0:
+            return state, summarize(state, {k: jnp.zeros((1, n), jnp.int32)
+                                            for k in ("episodes", "return_sum", "success_sum")})
+        return run_steps(state, warmup_steps, learn=False)
+
+    def run_chunk(state: TrainState):
+        return run_steps(state, chunk_length, learn=True)
+
+    def train(rng: jax.Array):
+        """Whole run as one traceable function; metrics have a leading chunk axis."""
+        state, _ = warmup(init(rng))
+        return lax.scan(lambda s, _: run_chunk(s), state, None, length=num_chunks)
+
+    return Trainer(config=config, env=env, agent=agent, sampler=sampler, num_envs=e, num_tasks=n,
+                   warmup_steps=warmup_steps, chunk_length=chunk_length, num_chunks=num_chunks,
+                   init=init, warmup=warmup, run_chunk=run_chunk, train=train)
+
+
+# ---------------------------------------------------------------------- Python driver
+
+
+def run(trainer: Trainer, seed: int = 0, num_seeds: int | None = None, num_chunks: int | None = None,
+        log: Callable[[str], None] | None = print) -> tuple[TrainState, list[dict], dict]:
+    """Trains chunk by chunk from Python and measures throughput.
+
+    Returns (final state, per-chunk metrics as numpy, throughput dict). Throughput counts
+    only chunks after the first (which includes compilation): env_steps_per_s and
+    grad_steps_per_s summed over seeds, plus compile-inclusive wall times.
+    """
+    init, warmup, chunk = trainer.jitted(num_seeds)
+    rng = jax.random.PRNGKey(seed)
+    if num_seeds is not None:
+        rng = jax.random.split(rng, num_seeds)
+    seeds = 1 if num_seeds is None else num_seeds
+    num_chunks = trainer.num_chunks if num_chunks is None else min(num_chunks, trainer.num_chunks)
+
+    t0 = time.perf_counter()
+    state = init(rng)
+    state, _ = warmup(state)
+    jax.block_until_ready(state)
+    t_warm = time.perf_counter() - t0
+    history, times = [], []
+    for i in range(num_chunks):
+        t = time.perf_counter()
+        state, metrics = chunk(state)
+        metrics = jax.device_get(metrics)
+        times.append(time.perf_counter() - t)
+        history.append(metrics)
+        if log is not None:
+            ret = np.asarray(metrics["episode_return"])
+            q = np.asarray(metrics["q"])
+            q0 = np.array2string(q.reshape(-1, q.shape[-1])[0], precision=3, separator=" ")
+            log(f"chunk {i + 1}/{num_chunks} env_steps={np.max(metrics['env_steps'])} "
+                f"mean_return={np.nanmean(ret) if np.isfinite(ret).any() else float('nan'):.1f} "
+                f"q(seed 0)={q0} ({times[-1]:.2f}s)")
+    steady = times[1:] if len(times) > 1 else times
+    dt = sum(steady)
+    throughput = {
+        "env_steps_per_s": seeds * trainer.env_steps_per_chunk * len(steady) / dt if dt > 0 else float("nan"),
+        "grad_steps_per_s": seeds * trainer.chunk_length * trainer.config.updates_per_step * len(steady) / dt
+        if dt > 0 else float("nan"),
+        "init_and_warmup_s": t_warm,
+        "first_chunk_s": times[0] if times else float("nan"),
+        "seeds": seeds,
+    }
+    if log is not None:
+        log(format_throughput(throughput))
+    return state, history, throughput
+
+
+def format_throughput(t: dict) -> str:
+    return (f"throughput ({t['seeds']} seed(s), excluding the first, compiling chunk): "
+            f"{t['env_steps_per_s']:.0f} env steps/s, {t['grad_steps_per_s']:.0f} gradient steps/s "
+            f"(init+warm-up {t['init_and_warmup_s']:.1f}s, first chunk {t['first_chunk_s']:.1f}s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Small default run on MetaWorld MT10 (the full CLI comes later)."""
+    p = argparse.ArgumentParser(prog="python -m drats_jax.train", description=__doc__.split("\n")[0])
+    p.add_argument("--env", default="mt10", help="metaworld_jax benchmark name (default mt10)")
+    p.add_argument("--sampler", default="drats", choices=["drats", "uniform", "learning_progress", "smt"])
+    p.add_argument("--total-env-steps", type=int, default=25_000)
+    p.add_argument("--warmup-env-steps", type=int, default=5_000)
+    p.add_argument("--chunk-length", type=int, default=500, help="vector steps per chunk")
+    p.add_argument("--sampler-interval", type=int, default=500, help="vector steps between q updates")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-seeds", type=int, default=None, help="vmap this many seeds in one program")
+    args = p.parse_args(argv)
+
+    try:
+        import metaworld_jax  # noqa: PLC0415  (optional: written in parallel, may be absent)
+
+        env = metaworld_jax.make(args.env)
+    except Exception as exc:  # noqa: BLE001  any failure here means "no usable env yet"
+        print(f"drats_jax.train: could not build the MetaWorld env {args.env!r} via "
+              f"metaworld_jax.make: {type(exc).__name__}: {exc}\n"
+              "The metaworld_jax package is needed for this command. To exercise the trainer "
+              "without it, run: python -m tests.pointmass_throughput", file=sys.stderr)
+        return 2
+    from drats_jax.config import SamplerConfig  # noqa: PLC0415
+
+    config = TrainConfig(seed=args.seed, total_env_steps=args.total_env_steps,
+                         warmup_env_steps=args.warmup_env_steps, chunk_length=args.chunk_length,
+                         sampler=SamplerConfig(name=args.sampler, interval=args.sampler_interval))
+    trainer = make_train(config, env)
+    print(f"{args.env}: N={trainer.num_tasks} tasks, E={trainer.num_envs} slots, "
+          f"{trainer.num_chunks} chunks x {trainer.chunk_length} vector steps, sampler={args.sampler}")
+    run(trainer, seed=args.seed, num_seeds=args.num_seeds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
