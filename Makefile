@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
+export METAWORLD_JAX_CACHE ?= $(CURDIR)/.cache/metaworld_jax
 
 .PHONY: install test test-slow train bench bench-mt50 clean
 

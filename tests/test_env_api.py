@@ -133,3 +133,15 @@ def test_bad_reset_and_step(env):
     s = env.reset(KEY, 0, 0)
     with pytest.raises(ValueError, match=r"action must have shape \(4,\)"):
         env.step(s, jnp.zeros(3))
+
+
+def test_nested_vmap_matches_flat_batch(env):
+    """Seeds x slots (two vmap levels, as the seed-vmapped trainer does) = one flat batch."""
+    tasks, goals = jnp.array([[0, 1], [1, 0]]), jnp.array([[3, 4], [5, 6]])
+    actions = jax.random.uniform(KEY, (2, 2, 4), minval=-1, maxval=1)
+    reset2 = jax.vmap(jax.vmap(env.reset, in_axes=(None, 0, 0)), in_axes=(None, 0, 0))
+    nested = jax.jit(jax.vmap(jax.vmap(env.step)))(reset2(KEY, tasks, goals), actions)
+    flat_reset = jax.vmap(env.reset, in_axes=(None, 0, 0))(KEY, tasks.reshape(-1), goals.reshape(-1))
+    flat = jax.jit(jax.vmap(env.step))(flat_reset, actions.reshape(4, 4))
+    np.testing.assert_array_equal(nested.obs.reshape(4, -1), flat.obs)
+    np.testing.assert_array_equal(nested.reward.reshape(-1), flat.reward)
