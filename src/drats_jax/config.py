@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+import tyro
 
 SAMPLER_NAMES = ("drats", "uniform", "learning_progress", "smt")
+SAMPLER_ALIASES = {"lp": "learning_progress"}  # short names accepted for SamplerConfig.name
 RETURN_TARGETS = ("metaworld", "minmax")
 BUFFER_SAMPLING = ("uniform", "per_task")
 
@@ -71,7 +74,8 @@ class SACConfig:
 class SamplerConfig:
     """Task sampler and the per-task statistics it reads (see docs/drats.md)."""
 
-    name: str = "drats"  # one of SAMPLER_NAMES
+    # Task sampler: drats, uniform, lp (= learning_progress) or smt.
+    name: Annotated[str, tyro.conf.arg(name="sampler", prefix_name=False)] = "drats"
     eta: float = 8.0  # inverse temperature of q* ∝ p0·exp(eta·g)
     alpha: float | None = None  # mirror step size in [0, 1]; None -> 0.5 / eta
     eps: float | None = None  # probability floor; None -> 1 / (4N); must be <= 1/N
@@ -93,6 +97,7 @@ class SamplerConfig:
     smt_stage1_fraction: float = 0.85  # stage 2 (unsolvable set active) after this share
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "name", SAMPLER_ALIASES.get(self.name, self.name))
         if self.name not in SAMPLER_NAMES:
             raise ValueError(f"sampler.name must be one of {SAMPLER_NAMES}, got {self.name!r}")
         if self.return_target not in RETURN_TARGETS:
@@ -139,9 +144,10 @@ class SamplerConfig:
 class TrainConfig:
     """The training loop. See the module docstring for units."""
 
-    seed: int = 0
+    seed: Annotated[int, tyro.conf.arg(name="seed", prefix_name=False)] = 0  # base PRNG seed of the run
     num_envs: int | None = None  # env slots stepped in parallel; None -> one per task
-    total_env_steps: int = 2_000_000  # transitions over all slots, warm-up included
+    # Transitions over all slots (per seed), warm-up included.
+    total_env_steps: Annotated[int, tyro.conf.arg(name="total-steps", prefix_name=False)] = 2_000_000
     warmup_env_steps: int = 10_000  # random-action transitions before learning starts
     updates_per_step: int = 1  # gradient steps per vector step (scan iteration)
     buffer_capacity: int = 1_000_000  # transitions; must be a multiple of num_envs

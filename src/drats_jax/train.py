@@ -27,8 +27,8 @@ functions for a Python-driven loop (logging, checkpoints, resume).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
+import json
 import math
 import sys
 import time
@@ -358,38 +358,170 @@ def format_throughput(t: dict) -> str:
             f"(init+warm-up {t['init_and_warmup_s']:.1f}s, first chunk {t['first_chunk_s']:.1f}s)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Small default run on MetaWorld MT10 (the full CLI comes later)."""
-    p = argparse.ArgumentParser(prog="python -m drats_jax.train", description=__doc__.split("\n")[0])
-    p.add_argument("--env", default="mt10", help="metaworld_jax benchmark name (default mt10)")
-    p.add_argument("--sampler", default="drats", choices=["drats", "uniform", "learning_progress", "smt"])
-    p.add_argument("--total-env-steps", type=int, default=25_000)
-    p.add_argument("--warmup-env-steps", type=int, default=5_000)
-    p.add_argument("--chunk-length", type=int, default=500, help="vector steps per chunk")
-    p.add_argument("--sampler-interval", type=int, default=500, help="vector steps between q updates")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-seeds", type=int, default=None, help="vmap this many seeds in one program")
-    args = p.parse_args(argv)
+@dataclasses.dataclass
+class Prepared:
+    """A validated run, ready to compile: everything that can fail on user input has run."""
 
+    cfg: Any  # cli.RunConfig
+    out: Any  # pathlib.Path
+    env: Any
+    trainer: Trainer
+    checkpointer: Any  # checkpoint.Checkpointer
+    resumed: tuple[int, TrainState] | None  # (env steps, restored state)
+
+
+def prepare(argv: list[str] | None = None) -> Prepared:
+    """Parses and validates the command line, builds the env and trainer, restores the
+    checkpoint when resuming. Raises cli.UsageError (one line); compiles nothing."""
+    import pathlib  # noqa: PLC0415
+
+    from drats_jax import checkpoint, cli  # noqa: PLC0415
+
+    cfg = cli.parse_args(argv)
+    resume = cfg.resume is not None
+    out = pathlib.Path(cfg.resume if resume else (cfg.out or cli.default_out(cfg)))
+    cfg = dataclasses.replace(cfg, out=str(out))
+    cli.check_out_folder(out, resume)
+    if cfg.wandb:
+        try:
+            import wandb  # noqa: F401, PLC0415
+        except ImportError:
+            raise cli.UsageError("--wandb needs the wandb package, which is not installed") from None
+    import metaworld_jax  # noqa: PLC0415
+
+    env = metaworld_jax.make(cfg.tasks, backend=cfg.backend, seed=cfg.env_seed)
     try:
-        import metaworld_jax  # noqa: PLC0415  (optional: written in parallel, may be absent)
+        trainer = make_train(cfg.train, env)
+    except ValueError as exc:
+        raise cli.UsageError(" ".join(str(exc).split())) from None
+    if not resume:
+        cli.create_out_folder(out)
+    fixed = {k: v for k, v in cli.to_dict(cfg).items() if k not in cli.RESUMABLE_CHANGES}
+    ckpt = checkpoint.Checkpointer(out / "checkpoints", cfg.keep_checkpoints, fixed)
+    resumed = None
+    if resume and ckpt.latest_step() is not None:
+        abstract = jax.eval_shape(jax.vmap(trainer.init), seed_keys(cfg))  # traces, compiles nothing
+        try:
+            resumed = ckpt.restore(abstract)
+        except checkpoint.CheckpointError as exc:
+            ckpt.close()
+            raise cli.UsageError(str(exc)) from None
+    elif not resume:
+        cli.save_config(cfg, out)
+    return Prepared(cfg=cfg, out=out, env=env, trainer=trainer, checkpointer=ckpt, resumed=resumed)
 
-        env = metaworld_jax.make(args.env)
-    except Exception as exc:  # noqa: BLE001  any failure here means "no usable env yet"
-        print(f"drats_jax.train: could not build the MetaWorld env {args.env!r} via "
-              f"metaworld_jax.make: {type(exc).__name__}: {exc}\n"
-              "The metaworld_jax package is needed for this command. To exercise the trainer "
-              "without it, run: python -m tests.pointmass_throughput", file=sys.stderr)
+
+def seed_keys(cfg) -> jax.Array:
+    """keys[seeds]: seed s of the run trains from split(PRNGKey(train.seed), seeds)[s]."""
+    return jax.random.split(jax.random.PRNGKey(cfg.train.seed), cfg.seeds)
+
+
+def _due(env_steps: int, per_chunk: int, interval: int) -> bool:
+    """True at the first chunk boundary at or after each multiple of ``interval`` env steps."""
+    return interval > 0 and env_steps // interval > (env_steps - per_chunk) // interval
+
+
+def train_and_evaluate(p: Prepared, log: Callable[[str], None] = print) -> dict:
+    """The Python driver: warm-up, then chunk by chunk (log, evaluate, checkpoint). Returns
+    the final evaluation summary (seed means) and wall time."""
+    from drats_jax import evaluate as evaluation  # noqa: PLC0415
+    from drats_jax.logger import MetricsLogger, per_seed_rows, read_rows  # noqa: PLC0415
+    from drats_jax.progress import ProgressBar  # noqa: PLC0415
+
+    cfg, trainer, env, ckpt = p.cfg, p.trainer, p.env, p.checkpointer
+    names = tuple(env.task_names)
+    e, per_chunk = trainer.num_envs, trainer.env_steps_per_chunk
+    init, warmup, chunk = trainer.jitted(cfg.seeds)
+    evaluate = jax.jit(jax.vmap(evaluation.make_evaluate(env, trainer.agent, cfg.eval_episodes)))
+    scale = evaluation.return_scale(env)
+    # Resuming drops log rows written after the checkpoint (all of them if there was none).
+    resume_step = p.resumed[0] if p.resumed is not None else (-1 if cfg.resume else None)
+    logger = MetricsLogger(p.out, resume_step=resume_step,
+                           use_wandb=cfg.wandb, wandb_project=cfg.wandb_project, config=cli_dict(cfg))
+    t0 = time.perf_counter()
+
+    if p.resumed is not None:
+        state = jax.device_put(p.resumed[1])
+        log(f"resumed {p.out} at {p.resumed[0]:,} env steps per seed")
+    else:
+        state, _ = warmup(init(seed_keys(cfg)))
+    done = (int(np.asarray(state.step).reshape(-1)[0]) - trainer.warmup_steps) // trainer.chunk_length
+    start = (trainer.warmup_steps + done * trainer.chunk_length) * e
+    with ProgressBar(trainer.total_env_steps, start, enabled=cfg.progress) as bar:
+        for i in range(done, trainer.num_chunks):
+            state, metrics = chunk(state)
+            m = jax.device_get(metrics)
+            env_steps = int(np.asarray(m["env_steps"]).reshape(-1)[0])
+            last = i == trainer.num_chunks - 1
+            logger.log("train", env_steps, per_seed_rows(_train_metrics(m), names))
+            if last or _due(env_steps, per_chunk, cfg.eval_interval):
+                result = jax.device_get(evaluate(state.agent))
+                summary = evaluation.summarize(result, scale)
+                logger.log("eval", env_steps, per_seed_rows({**summary, "success": result["success"],
+                                                             "return": result["return"]}, names))
+                bar.set_eval(float(np.mean(summary["mean_success"])), float(np.mean(summary["worst_success"])))
+            if last or _due(env_steps, per_chunk, cfg.checkpoint_interval):
+                ckpt.save(env_steps, state)
+            bar.update(env_steps, np.asarray(m["success_rate"]), np.asarray(m["q"]))
+    logger.close()
+    ckpt.close()
+    final = [r for r in read_rows(p.out / "eval.jsonl")]
+    last_step = max((r["env_steps"] for r in final), default=None)
+    final = [r for r in final if r["env_steps"] == last_step]
+    summary = {"env_steps": last_step, "seeds": len(final), "wall_s": time.perf_counter() - t0}
+    for key in final[0] if final else ():
+        if key not in ("env_steps", "seed"):
+            summary[key] = float(np.mean([r[key] for r in final]))
+    tmp = p.out / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    tmp.replace(p.out / "summary.json")
+    return summary
+
+
+def _train_metrics(m: dict) -> dict:
+    """Chunk metrics to log: per-task training success/return/q/env steps, SAC scalars."""
+    out = {"grad_steps": m["grad_steps"], "train_success": m["success_rate"], "train_return": m["episode_return"],
+           "episodes": m["episodes"], "q": m["q"], "task_env_steps": m["task_env_steps"]}
+    out.update({k: v for k, v in m.items() if k not in ("env_steps", "grad_steps", "success_rate",
+                                                        "episode_return", "episodes", "q", "task_env_steps")})
+    return out
+
+
+def cli_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def format_summary(summary: dict, task_names: tuple[str, ...]) -> str:
+    """Markdown table of the final evaluation (seed means)."""
+    lines = ["| metric | value |", "|---|---|"]
+    for key in ("env_steps", "seeds", "mean_success", "worst_success", "mean_return", "normalized_return"):
+        if key in summary:
+            v = summary[key]
+            lines.append(f"| {key} | {v:.3f} |" if isinstance(v, float) else f"| {key} | {v} |")
+    for t in task_names:
+        if f"success/{t}" in summary:
+            lines.append(f"| success/{t} | {summary[f'success/{t}']:.2f} (return {summary[f'return/{t}']:.0f}) |")
+    lines.append(f"| wall time (s) | {summary['wall_s']:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m drats_jax.train --help``: train, evaluate, log and checkpoint one run."""
+    from drats_jax import cli  # noqa: PLC0415
+
+    cli.setup_compile_cache()
+    try:
+        prepared = prepare(argv)
+    except cli.UsageError as exc:
+        print(f"drats_jax.train: error: {exc}", file=sys.stderr)
         return 2
-    from drats_jax.config import SamplerConfig  # noqa: PLC0415
-
-    config = TrainConfig(seed=args.seed, total_env_steps=args.total_env_steps,
-                         warmup_env_steps=args.warmup_env_steps, chunk_length=args.chunk_length,
-                         sampler=SamplerConfig(name=args.sampler, interval=args.sampler_interval))
-    trainer = make_train(config, env)
-    print(f"{args.env}: N={trainer.num_tasks} tasks, E={trainer.num_envs} slots, "
-          f"{trainer.num_chunks} chunks x {trainer.chunk_length} vector steps, sampler={args.sampler}")
-    run(trainer, seed=args.seed, num_seeds=args.num_seeds)
+    cfg, trainer = prepared.cfg, prepared.trainer
+    print(json.dumps(cli_dict(cfg), indent=2))
+    print(f"{cfg.tasks}: N={trainer.num_tasks} tasks, E={trainer.num_envs} slots, {cfg.seeds} seed(s), "
+          f"{trainer.total_env_steps:,} env steps per seed ({trainer.num_chunks} chunks), "
+          f"sampler={cfg.train.sampler.name}, out={prepared.out}")
+    summary = train_and_evaluate(prepared)
+    print(format_summary(summary, tuple(prepared.env.task_names)))
     return 0
 
 

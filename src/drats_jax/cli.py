@@ -1,0 +1,284 @@
+"""Command-line configuration of a training run: parsing, validation, saving, resume checks.
+
+The config dataclasses are the single source of truth: :class:`RunConfig` (this module:
+what to train on, where to write, how often to evaluate and checkpoint) wraps the
+trainer's :class:`~drats_jax.config.TrainConfig`. ``tyro`` turns them into flags (help
+texts are the field comments); :func:`cpu_default` is the default run, sized for a 2-core
+CPU. Every user error is raised as :class:`UsageError` with a one-line message, before
+anything is compiled; ``python -m drats_jax.train`` prints it and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import os
+import pathlib
+import re
+import sys
+import time
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+import tyro
+
+from drats_jax.config import SACConfig, SamplerConfig, TrainConfig
+
+AVAILABLE_BACKENDS = ("mujoco",)
+PLANNED_BACKENDS = ("mjx", "warp")  # accepted names that have no implementation yet
+CONFIG_FILE = "config.json"
+# RunConfig fields that may change when resuming (they do not change what is computed).
+RESUMABLE_CHANGES = ("out", "resume", "progress", "wandb", "wandb_project", "checkpoint_interval",
+                     "keep_checkpoints")
+
+
+class UsageError(Exception):
+    """A user error; str(error) is one line. The CLI prints it and exits with code 2."""
+
+
+def cpu_train_config() -> TrainConfig:
+    """Trainer defaults of the CLI: a few minutes on a 2-core CPU for MT10 (see README/report).
+
+    Smaller than the paper-scale TrainConfig() defaults: 2 x 256 networks, batch 256, one
+    gradient step per vector step of one slot per task, 100k env steps, q updated every
+    500 vector steps (5k env steps on MT10).
+    """
+    return TrainConfig(
+        total_env_steps=100_000, warmup_env_steps=5_000, buffer_capacity=100_000, chunk_length=250,
+        sac=SACConfig(hidden_width=256, hidden_depth=2, batch_size=256),
+        sampler=SamplerConfig(interval=500),
+    )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A training run from the command line."""
+
+    # Tasks: mt10, mt50, a task (reach-v3) or a comma list (reach-v3,push-v3).
+    tasks: str = "mt10"
+    # Physics backend: mujoco (mjx and warp are not available yet).
+    backend: str = "mujoco"
+    # Independent seeds, vmapped in one program (seed s uses split(PRNGKey(--seed), N)[s]).
+    seeds: int = 1
+    # Run folder (default: runs/<tasks>-<sampler>-<date-time>); must not exist unless resuming.
+    out: str | None = None
+    # Resume the run in this folder from its last checkpoint (reads its saved config).
+    resume: str | None = None
+    # Benchmark seed fixing the 50 goals of every task (as metaworld.MT10(seed)).
+    env_seed: int = 0
+    # Evaluation episodes per task (MetaWorld protocol: 50; episode k uses goal k % 50).
+    eval_episodes: int = 50
+    # Env steps (per seed) between evaluations; 0: evaluate only at the end.
+    eval_interval: int = 50_000
+    # Env steps (per seed) between checkpoints; 0: only at the end.
+    checkpoint_interval: int = 25_000
+    # Checkpoints kept (the last K).
+    keep_checkpoints: int = 2
+    # Show a live progress bar.
+    progress: bool = True
+    # Also log to Weights & Biases (needs wandb installed).
+    wandb: bool = False
+    # Weights & Biases project.
+    wandb_project: str = "drats-jax"
+    # Trainer hyperparameters.
+    train: TrainConfig = field(default_factory=cpu_train_config)
+
+    def __post_init__(self) -> None:
+        for name in ("seeds", "eval_episodes", "keep_checkpoints"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+        for name in ("eval_interval", "checkpoint_interval"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+
+
+# ---------------------------------------------------------------------- dict <-> dataclass
+
+
+def to_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type, data: dict) -> Any:
+    """Rebuilds nested frozen dataclasses from :func:`to_dict` output (unknown keys: error)."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {sorted(unknown)}")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value, hint = data[f.name], hints[f.name]
+        hint = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+        if dataclasses.is_dataclass(hint):
+            value = from_dict(hint, value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def save_config(cfg: RunConfig, folder: pathlib.Path) -> None:
+    path = folder / CONFIG_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def load_config(folder: pathlib.Path) -> RunConfig:
+    path = folder / CONFIG_FILE
+    try:
+        return from_dict(RunConfig, json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise UsageError(f"cannot resume {folder}: no {CONFIG_FILE} there (not a run folder?)") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise UsageError(f"cannot resume {folder}: unreadable {CONFIG_FILE}: {_one_line(exc)}") from None
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def check_resumable(saved: RunConfig, given: RunConfig) -> None:
+    """Refuses a resume whose config changes anything but logging / checkpoint cadence."""
+    a, b = _flatten(to_dict(saved)), _flatten(to_dict(given))
+    diffs = [k for k in a if k not in RESUMABLE_CHANGES and a[k] != b.get(k)]
+    if diffs:
+        shown = ", ".join(f"{k}={b.get(k)!r} (saved: {a[k]!r})" for k in diffs[:3])
+        raise UsageError(f"cannot resume {given.resume}: incompatible config: {shown}")
+
+
+# ---------------------------------------------------------------------- parsing
+
+
+def _one_line(exc: BaseException | str) -> str:
+    text = str(exc).strip()
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def _tyro_error(captured: str) -> str:
+    """tyro's framed error box -> one line."""
+    lines = []
+    for line in captured.splitlines():
+        line = re.sub(r"\x1b\[[0-9;]*m", "", line).strip(" │╭╮╰╯─┃━")
+        if not line or line.startswith(("For full helptext", "usage:")) or set(line) <= set("─ "):
+            continue
+        if re.fullmatch(r"[A-Za-z ]*error", line, re.IGNORECASE):  # the box title ("Value error")
+            continue
+        lines.append(line)
+    return " ".join(" ".join(lines).split()) or "invalid arguments (see --help)"
+
+
+def _resume_arg(argv: list[str]) -> str | None:
+    for i, a in enumerate(argv):
+        if a == "--resume" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--resume="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.train") -> RunConfig:
+    """argv -> validated RunConfig (with ``resume`` set, the saved config overridden by argv).
+
+    Raises UsageError (one line); ``--help`` prints and exits 0.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    default = RunConfig()
+    saved = None
+    resume = _resume_arg(argv)
+    if resume is not None:
+        saved = load_config(pathlib.Path(resume))
+        default = dataclasses.replace(saved, resume=resume, out=resume)
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            cfg = tyro.cli(RunConfig, default=default, args=argv, prog=prog,
+                           description="Train multi-task SAC with a task sampler (DRATS, uniform, LP, SMT) on "
+                           "MetaWorld; evaluate, log and checkpoint.")
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            raise
+        raise UsageError(_tyro_error(err.getvalue())) from None
+    except ValueError as exc:
+        raise UsageError(_one_line(exc)) from None
+    if saved is not None:
+        check_resumable(saved, cfg)
+    check_names(cfg)
+    return cfg
+
+
+def check_names(cfg: RunConfig) -> tuple[str, ...]:
+    """Backend and task names (no env is built). Returns the task names."""
+    if cfg.backend in PLANNED_BACKENDS:
+        raise UsageError(f"backend {cfg.backend!r} is not available yet; available: {', '.join(AVAILABLE_BACKENDS)}")
+    if cfg.backend not in AVAILABLE_BACKENDS:
+        raise UsageError(f"unknown backend {cfg.backend!r}; choose one of "
+                         f"{', '.join(AVAILABLE_BACKENDS + PLANNED_BACKENDS)} (mjx, warp: not available yet)")
+    import metaworld_jax  # noqa: PLC0415
+
+    try:
+        names, _ = metaworld_jax.resolve_tasks(cfg.tasks)
+    except ValueError as exc:
+        raise UsageError(_one_line(exc)) from None
+    return names
+
+
+def default_out(cfg: RunConfig) -> pathlib.Path:
+    tasks = cfg.tasks if len(cfg.tasks) <= 24 else cfg.tasks[:24]
+    tasks = re.sub(r"[^A-Za-z0-9_.-]+", "_", tasks)
+    return pathlib.Path("runs") / f"{tasks}-{cfg.train.sampler.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def check_out_folder(out: pathlib.Path, resume: bool) -> None:
+    """A new run needs a folder that does not exist (or is empty) and can be created."""
+    if resume:
+        if not out.is_dir():
+            raise UsageError(f"cannot resume {out}: not a folder")
+        if not os.access(out, os.W_OK):
+            raise UsageError(f"cannot resume {out}: the folder is not writable")
+        return
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        raise UsageError(f"output folder {out} already exists; pass --resume {out} to continue it, "
+                         "or choose another --out")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"output folder {out} cannot be created: {parent} is not a writable folder")
+
+
+def create_out_folder(out: pathlib.Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"output folder {out} cannot be written: {_one_line(exc)}") from None
+
+
+def setup_compile_cache() -> str | None:
+    """Persistent JAX compile cache: $DRATS_JAX_CACHE_DIR, else $JAX_COMPILATION_CACHE_DIR,
+    else <repo>/.cache/jax when this package runs from its source checkout."""
+    import jax  # noqa: PLC0415
+
+    path = os.environ.get("DRATS_JAX_CACHE_DIR") or os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    if not path:
+        repo = pathlib.Path(__file__).resolve().parents[2]
+        if (repo / "pyproject.toml").is_file() and (repo / "src" / "drats_jax").is_dir():
+            path = str(repo / ".cache" / "jax")
+    if path:
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    return path

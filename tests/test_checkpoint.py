@@ -1,0 +1,139 @@
+"""Checkpoints: exact TrainState round trip, incompatible / corrupt checkpoints rejected with
+one line, orbax's atomic tmp+rename, and a CLI run killed with SIGKILL and resumed ends with
+exactly the metrics of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from drats_jax.checkpoint import Checkpointer, CheckpointError
+from drats_jax.config import SACConfig, SamplerConfig, TrainConfig
+from drats_jax.logger import read_rows
+from drats_jax.train import main, make_train
+from tests.pointmass import PointMass
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+CFG = {"tiny": 1}
+
+
+def _state():
+    cfg = TrainConfig(total_env_steps=400, warmup_env_steps=80, buffer_capacity=400, chunk_length=40,
+                      sac=SACConfig(hidden_width=8, hidden_depth=1, batch_size=16),
+                      sampler=SamplerConfig(interval=20, initial_ref_return=500.0))
+    trainer = make_train(cfg, PointMass(episode_length=20))
+    init, warmup, chunk = trainer.jitted(2)
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    state, _ = chunk(warmup(init(keys))[0])
+    return trainer, keys, jax.device_get(state)
+
+
+def test_round_trip_is_exact_and_tmp_dirs_are_not_steps(tmp_path):
+    trainer, keys, state = _state()
+    ck = Checkpointer(tmp_path / "ck", keep=2, config=CFG)
+    for step in (100, 200, 300):
+        ck.save(step, state)
+    assert sorted(int(p.name) for p in (tmp_path / "ck").iterdir()) == [200, 300]  # last K kept
+    # an unfinished save (killed before orbax's rename) is never a step
+    (tmp_path / "ck" / "400.orbax-checkpoint-tmp-123").mkdir()
+    ck.close()
+    ck = Checkpointer(tmp_path / "ck", keep=2, config=CFG)
+    step, restored = ck.restore(jax.eval_shape(jax.vmap(trainer.init), keys))
+    ck.close()
+    assert step == 300
+    flat, _ = jax.tree_util.tree_flatten_with_path(state)
+    for (path, a), b in zip(flat, jax.tree.leaves(restored)):
+        assert a.dtype == b.dtype and np.array_equal(a, b), jax.tree_util.keystr(path)
+
+
+def test_incompatible_and_corrupt_checkpoints_rejected(tmp_path):
+    trainer, keys, state = _state()
+    abstract = jax.eval_shape(jax.vmap(trainer.init), keys)
+    ck = Checkpointer(tmp_path, keep=1, config=CFG)
+    ck.save(5, state)
+    ck.close()
+    other = make_train(trainer.config.replace(sac=SACConfig(hidden_width=9, hidden_depth=1, batch_size=16)),
+                       PointMass(episode_length=20))
+    cases = [({"tiny": 2}, abstract, "incompatible config"),
+             (CFG, jax.eval_shape(jax.vmap(other.init), keys), "does not match|unreadable")]
+    for config, target, match in cases:
+        ck = Checkpointer(tmp_path, keep=1, config=config)
+        with pytest.raises(CheckpointError, match=match):
+            ck.restore(target)
+        ck.close()
+    for f in (tmp_path / "5" / "state").rglob("*"):
+        if f.is_file() and f.parent.name != "state":
+            f.write_bytes(b"garbage")
+    ck = Checkpointer(tmp_path, keep=1, config=CFG)
+    with pytest.raises(CheckpointError, match="unreadable|corrupt"):
+        ck.restore(abstract)
+    ck.close()
+
+
+ARGS = ["--tasks", "reach-v3,push-v3", "--total-steps", "4000", "--train.warmup-env-steps", "400",
+        "--train.chunk-length", "100", "--train.buffer-capacity", "4000", "--train.sac.hidden-width", "16",
+        "--train.sac.hidden-depth", "1", "--train.sac.batch-size", "32", "--train.sampler.interval", "100",
+        "--eval-episodes", "2", "--eval-interval", "1000", "--checkpoint-interval", "800", "--no-progress"]
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "drats_jax.train", *args]
+
+
+def _metrics(folder):
+    return {s: read_rows(folder / f"{s}.jsonl") for s in ("train", "eval")}
+
+
+def test_sigkill_and_resume_equals_uninterrupted_run(tmp_path, capsys):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    # The uninterrupted reference runs alongside (2 cores).
+    full = subprocess.Popen(_cli(*ARGS, "--out", str(ref)), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(_cli(*ARGS, "--out", str(run)), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while not (run / "checkpoints" / "800").is_dir():  # orbax renames the tmp folder when complete
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert time.time() < deadline
+        time.sleep(0.05)
+    time.sleep(0.3)  # mid-way through a later chunk / evaluation / save
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run / "summary.json").exists()
+    killed_at = max(r["env_steps"] for r in read_rows(run / "train.jsonl"))
+    assert killed_at < 4000
+
+    resumed = subprocess.run(_cli("--resume", str(run), "--no-progress"), cwd=REPO, env=env, capture_output=True,
+                             text=True, timeout=240)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed" in resumed.stdout
+    assert full.wait(timeout=240) == 0, full.stderr.read().decode()[-2000:]
+
+    a, b = _metrics(ref), _metrics(run)
+    assert [r["env_steps"] for r in a["train"]] == [r["env_steps"] for r in b["train"]]
+    assert len(a["eval"]) == 4 and a == b  # value for value, every row of both streams
+    for name in ("train.jsonl", "eval.jsonl", "train.csv", "eval.csv"):
+        assert (ref / name).read_bytes() == (run / name).read_bytes(), name
+    assert json.loads((run / "summary.json").read_text())["env_steps"] == 4000
+
+    # A corrupt last checkpoint and a changed config are refused with one line, exit code 2.
+    assert main(["--resume", str(run), "--train.sac.hidden-width", "32"]) == 2
+    assert "incompatible config" in capsys.readouterr().err
+    last = run / "checkpoints" / "4000"
+    for f in (last / "state").rglob("*"):
+        if f.is_file() and f.parent.name != "state":
+            f.write_bytes(b"garbage")
+    assert main(["--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("drats_jax.train: error: checkpoint") and "\n" not in err, err

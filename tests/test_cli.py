@@ -1,0 +1,100 @@
+"""CLI: --help, every usage error (one line, exit code 2, no traceback, nothing compiled),
+config saved as JSON, resume config checks."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from drats_jax import cli
+from drats_jax.train import main
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SMALL = ["--tasks", "reach-v3,push-v3", "--total-steps", "600", "--train.warmup-env-steps", "200",
+         "--train.chunk-length", "100", "--train.buffer-capacity", "600", "--train.sac.hidden-width", "16",
+         "--train.sac.hidden-depth", "1", "--train.sac.batch-size", "32", "--train.sampler.interval", "50",
+         "--eval-episodes", "2", "--no-progress"]
+
+
+def _error(argv, capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("drats_jax.train: error: "), err
+    assert "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+def test_help_lists_every_option_with_defaults():
+    out = subprocess.run([sys.executable, "-m", "drats_jax.train", "--help"], capture_output=True, text=True,
+                         cwd=REPO, env={"COLUMNS": "200", "PATH": ""}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    for flag in ("--tasks", "--sampler", "--backend", "--seeds", "--total-steps", "--out", "--resume",
+                 "--eval-interval", "--checkpoint-interval", "--wandb", "--train.sac.hidden-width",
+                 "--train.sampler.eta", "--train.updates-per-step"):
+        assert flag in out.stdout, flag
+    assert "(default: mt10)" in out.stdout and "(default: drats)" in out.stdout
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--tasks", "reach-v9"], "unknown task(s) 'reach-v9'"),
+    (["--sampler", "greedy"], "sampler.name must be one of"),
+    (["--backend", "mjx"], "backend 'mjx' is not available yet"),
+    (["--backend", "warp"], "backend 'warp' is not available yet"),
+    (["--backend", "bullet"], "unknown backend 'bullet'"),
+    (["--total-steps", "1000", "--train.warmup-env-steps", "5000"], "warmup_env_steps (5000) must be <"),
+    (["--seeds", "0"], "--seeds must be > 0"),
+    (["--no-such-flag"], "no-such-flag"),
+])
+def test_usage_errors_are_one_line(argv, match, capsys, tmp_path):
+    err = _error(argv + ["--out", str(tmp_path / "run")], capsys)
+    assert match in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_budget_smaller_than_one_update(capsys, tmp_path):
+    # 2 slots: 200 warm-up steps + 1 env step leaves no full vector step to learn on.
+    err = _error(SMALL[:2] + ["--total-steps", "201", "--train.warmup-env-steps", "200",
+                              "--out", str(tmp_path / "r")], capsys)
+    assert "at least one vector step" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_existing_or_unwritable_out_folder(capsys, tmp_path):
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "x").write_text("")
+    assert "already exists; pass --resume" in _error(SMALL + ["--out", str(tmp_path / "old")], capsys)
+    (tmp_path / "file").write_text("")
+    assert "cannot be created" in _error(SMALL + ["--out", str(tmp_path / "file" / "run")], capsys)
+
+
+def test_resume_errors(capsys, tmp_path):
+    assert "no config.json" in _error(["--resume", str(tmp_path)], capsys)
+    (tmp_path / "config.json").write_text("{not json")
+    assert "unreadable config.json" in _error(["--resume", str(tmp_path)], capsys)
+    cfg = cli.parse_args(SMALL + ["--out", str(tmp_path / "a")])
+    (tmp_path / "a").mkdir()
+    cli.save_config(cfg, tmp_path / "a")
+    err = _error(["--resume", str(tmp_path / "a"), "--train.sac.hidden-width", "32"], capsys)
+    assert "incompatible config: train.sac.hidden_width=32 (saved: 16)" in err
+
+
+def test_config_round_trip_and_resume_overrides(tmp_path):
+    cfg = cli.parse_args(SMALL + ["--sampler", "lp", "--seeds", "3", "--out", str(tmp_path / "a")])
+    assert cfg.train.sampler.name == "learning_progress" and cfg.seeds == 3
+    assert cfg.train.total_env_steps == 600 and cfg.train.sac.hidden_width == 16
+    (tmp_path / "a").mkdir()
+    cli.save_config(cfg, tmp_path / "a")
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["train"]["sac"]["batch_size"] == 32
+    again = cli.parse_args(["--resume", str(tmp_path / "a"), "--keep-checkpoints", "5"])
+    assert again.train == cfg.train and again.keep_checkpoints == 5 and again.resume == str(tmp_path / "a")
+
+
+def test_defaults_are_cpu_sized():
+    cfg = cli.parse_args([])
+    assert cfg.tasks == "mt10" and cfg.backend == "mujoco" and cfg.eval_episodes == 50
+    assert cfg.train.sac.hidden_width * cfg.train.sac.batch_size <= 256 * 256
+    assert cfg.train.total_env_steps <= 200_000
