@@ -129,6 +129,50 @@ def gripper_caging_reward(
     return caging_and_gripping
 
 
+def _signed_pad_bands(r, obj, obj_radius, upper, pad_margin):
+    """Each pad on its own side of obj in y, between obj_radius and `upper` from it (a pad on
+    the wrong side scores nothing); margins from the pads' *current* positions."""
+    left_y, right_y = r["leftpad"][1], r["rightpad"][1]
+    band = lambda d, pad_y: tolerance(d, (obj_radius, upper), jnp.abs(jnp.abs(obj[1] - pad_y) - pad_margin), "long_tail")
+    return hamacher_product(band(obj[1] - right_y, right_y), band(left_y - obj[1], left_y))
+
+
+def signed_pad_caging(r, obj, obj_init, init_tcp, *, obj_radius, xz_thresh, pad_margin=0.05):
+    """The caging term of the `_gripper_caging_reward` overrides of pick-place, push-back,
+    soccer, sweep and sweep-into: signed pad-to-object y offsets, tcp near the object in x-z.
+
+    Those envs' `init_left_pad` / `init_right_pad` are live views of `data.xpos`, so the pad
+    margins use the pads' current positions (not their construction positions).
+    """
+    y_caging = _signed_pad_bands(r, obj, obj_radius, pad_margin, pad_margin)
+    xz = jnp.array([0, 2])
+    xz_margin = norm(obj_init[xz] - init_tcp[xz]) - xz_thresh
+    xz_caging = tolerance(norm(tcp_center(r)[xz] - obj[xz]), (0.0, xz_thresh), xz_margin, "long_tail")
+    return hamacher_product(y_caging, xz_caging)
+
+
+def pad_gripping_reward(r, obj, obj_init, init_tcp, *, obj_radius, grip_extra, xz_thresh):
+    """The `_gripper_caging_reward` override of push-back/soccer/sweep/sweep-into:
+    (caging + gripping) / 2, gripping being a tighter pad band (obj_radius + grip_extra) once
+    caged, instead of the gripper command."""
+    caging = signed_pad_caging(r, obj, obj_init, init_tcp, obj_radius=obj_radius, xz_thresh=xz_thresh)
+    y_gripping = _signed_pad_bands(r, obj, obj_radius, obj_radius + grip_extra, 0.05)
+    gripping = jnp.where(caging > 0.95, y_gripping, 0.0)
+    return (caging + gripping) / 2
+
+
+def funnel_floor(radius, *, throat, slope, height):
+    """The funnel-shaped "floor" several rewards keep the hand above: 0 within `throat` of
+    the funnel's axis, `slope * log(radius - throat) + height` beyond."""
+    outside = radius > throat
+    return jnp.where(outside, slope * jnp.log(jnp.where(outside, radius - throat, 1.0)) + height, 0.0)
+
+
+def above_floor(z, floor, margin):
+    """1 at or above `floor`; below it, a long-tail tolerance of the depth (1 cm free) over `margin`."""
+    return jnp.where(z >= floor, 1.0, tolerance(floor - z, (0.0, 0.01), margin, "long_tail"))
+
+
 def mat_to_quat(xmat):
     """Rotation matrix (f32[9], row-major) -> quaternion (x, y, z, w), as scipy's
     `Rotation.from_matrix(m).as_quat()` returns it (same branch choice, same sign)."""

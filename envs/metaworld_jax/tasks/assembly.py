@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaworld_jax import reward_utils as ru
-from metaworld_jax.tasks.base import Task, register
+from metaworld_jax.tasks.base import Task, f32, redraw_while_close, register
 
 _WRENCH_HANDLE_HALF_LENGTH = 0.01
 _LAID_DOWN_QUAT = np.array([0.707, 0.0, 0.0, 0.707], np.float32)  # (w, x, y, z)
@@ -32,10 +32,7 @@ class _NutTask(Task):
 
     def draw_rand_vec(self, draw):
         # (object xyz, goal xyz), redrawn while the two are closer than 10 cm in x-y.
-        v = draw()
-        while np.linalg.norm(v[:2] - v[3:5]) < 0.1:
-            v = draw()
-        return v
+        return redraw_while_close(draw, 0.1)
 
     def objects(self, r):
         return jnp.concatenate([r["nut_handle"], r["nut_quat"]])
@@ -60,7 +57,7 @@ class _NutTask(Task):
 @register
 class Assembly(_NutTask):
     name = "assembly-v3"
-    hand_init_pos = tuple(float(x) for x in np.float32([0.0, 0.6, 0.2]))  # f32 in metaworld
+    hand_init_pos = f32(0.0, 0.6, 0.2)  # f32 in metaworld
     goal_low = (-0.1, 0.75, 0.1)
     goal_high = (0.1, 0.85, 0.1)
     rand_low = (0.0, 0.6, 0.02, -0.1, 0.75, 0.1)
@@ -82,9 +79,7 @@ class Assembly(_NutTask):
         success = (radius < 0.02) & (pos_error[2] > 0.0)
         # Target height is a funnel around the peg, widened once the nut is on it.
         threshold = jnp.where(success, 0.02, 0.01)
-        above = radius > threshold
-        funnel = 0.02 * jnp.log(jnp.where(above, radius - threshold, 1.0)) + 0.2
-        target_height = jnp.where(above, funnel, 0.0)
+        target_height = ru.funnel_floor(radius, throat=threshold, slope=0.02, height=0.2)
         scaled_error = jnp.stack([pos_error[0], pos_error[1], 3.0 * (target_height - center[2])])
         lifted = (center[2] > 0.02) | (radius < threshold)
         in_place = 0.1 * lifted + 0.9 * ru.tolerance(ru.norm(scaled_error), (0.0, 0.02), 0.4, "long_tail")
@@ -95,7 +90,7 @@ class Assembly(_NutTask):
 @register
 class Disassemble(_NutTask):
     name = "disassemble-v3"
-    hand_init_pos = tuple(float(x) for x in np.float32([0.0, 0.4, 0.2]))  # f32 in metaworld
+    hand_init_pos = f32(0.0, 0.4, 0.2)  # f32 in metaworld
     goal_low = (-0.1, 0.6, 0.1749)  # metaworld's goal space sits 5 mm above the drawn goal
     goal_high = (0.1, 0.75, 0.1751)
     rand_low = (0.0, 0.6, 0.025, -0.1, 0.6, 0.1699)

@@ -81,6 +81,21 @@ class Task:
         return {"goal": 3, **self.CONTEXT}
 
 
+def f32(*values: float) -> tuple[float, ...]:
+    """`values` rounded to float32. Several metaworld envs keep `hand_init_pos` (or an init
+    position) in a float32 array, and the mocap is then held at exactly the rounded values."""
+    return tuple(float(v) for v in np.float32(values))
+
+
+def redraw_while_close(draw: Callable[[], np.ndarray], min_dist: float) -> np.ndarray:
+    """metaworld's rejection loop over (object xyz, goal xyz) rand_vecs: redraw while the
+    object (rand_vec[:2]) and the goal (rand_vec[3:5]) are closer than `min_dist` in x-y."""
+    v = draw()
+    while np.linalg.norm(v[:2] - v[3:5]) < min_dist:
+        v = draw()
+    return v
+
+
 REGISTRY: dict[str, type[Task]] = {}
 
 

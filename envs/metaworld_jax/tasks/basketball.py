@@ -6,10 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaworld_jax import reward_utils as ru
-from metaworld_jax.tasks.base import register
-from metaworld_jax.tasks.reach import _ObjPuckTask
+from metaworld_jax.tasks._obj import _ObjPuckTask
+from metaworld_jax.tasks.base import f32, register
 
-_F32 = lambda x: float(np.float32(x))  # metaworld stores these init positions in float32
+_BALL_Z = f32(0.03)[0]  # metaworld stores the ball's init position in float32
 _BASKET_LOW = (-0.1, 0.85, 0.0)
 _BASKET_HIGH = (0.1, 0.9 + 1e-7, 0.0)
 _SCALE = jnp.array([1.0, 1.0, 2.0])  # height errors count double
@@ -21,7 +21,7 @@ class Basketball(_ObjPuckTask):
     scene = "sawyer_xyz/sawyer_basketball.xml"
     hand_low = (-0.5, 0.40, 0.05)
     hand_high = (0.5, 1.0, 0.5)
-    hand_init_pos = (0.0, _F32(0.6), _F32(0.2))
+    hand_init_pos = f32(0.0, 0.6, 0.2)  # float32 in metaworld
     # goal_space: the basket range shifted to the hoop, computed as metaworld does (same floats)
     goal_low = tuple(np.array(_BASKET_LOW) + np.array([0, -0.083, 0.2499]))
     goal_high = tuple(np.array(_BASKET_HIGH) + np.array([0, -0.083, 0.2501]))
@@ -33,7 +33,7 @@ class Basketball(_ObjPuckTask):
 
     def reset(self, sim, rand_vec):
         init_tcp = sim.reset_hand(self.hand_init_pos)
-        obj_init_pos = np.array([rand_vec[0], rand_vec[1], _F32(0.03)])
+        obj_init_pos = np.array([rand_vec[0], rand_vec[1], _BALL_Z])
         sim.set_body_pos("basket_goal", rand_vec[3:])
         sim.set_obj_xyz(obj_init_pos)
         # the hoop's goal site, once the moved basket is through the forward pass. metaworld
@@ -42,9 +42,6 @@ class Basketball(_ObjPuckTask):
         goal = sim.site_xpos("goal")
         sim.set_site_pos("goal", goal)
         return {"goal": goal, "obj_init_pos": obj_init_pos, "init_tcp": init_tcp}
-
-    def objects(self, r):
-        return jnp.concatenate([r["obj"], r["obj_xquat"]])
 
     def reward(self, r, obs, action, ctx):
         obj, tcp_opened = obs[4:7], obs[3]

@@ -10,7 +10,8 @@ import numpy as np
 
 from metaworld_jax import reward_utils as ru
 from metaworld_jax.host_sim import FRAME_SKIP
-from metaworld_jax.tasks.base import Task, register
+from metaworld_jax.tasks._obj import _ObjTask
+from metaworld_jax.tasks.base import register
 
 
 def _obj_after_first_step(sim) -> np.ndarray:
@@ -28,7 +29,7 @@ def _obj_after_first_step(sim) -> np.ndarray:
 
 
 @register
-class BinPicking(Task):
+class BinPicking(_ObjTask):
     name = "bin-picking-v3"
     scene = "sawyer_xyz/sawyer_bin_picking.xml"
     hand_low = (-0.5, 0.40, 0.07)
@@ -44,8 +45,7 @@ class BinPicking(Task):
 
     def reset(self, sim, rand_vec):
         init_tcp = sim.reset_hand(self.hand_init_pos)
-        obj_z = sim.body_xpos("obj")[2]  # the cube's resting height, read after the hand settles
-        obj_init_pos = np.array([rand_vec[0], rand_vec[1], obj_z])
+        obj_init_pos, _ = self._on_table(sim, rand_vec)  # the cube's resting height; the goal is the bin's
         sim.set_obj_xyz(obj_init_pos)
         goal = sim.body_xpos("bin_goal")
         # metaworld takes its in-place margin from the first reward it computes, i.e. from the
@@ -53,9 +53,6 @@ class BinPicking(Task):
         target_to_obj_init = np.linalg.norm(_obj_after_first_step(sim) - goal)
         return {"goal": goal, "obj_init_pos": obj_init_pos, "init_tcp": init_tcp,
                 "target_to_obj_init": np.array([target_to_obj_init])}
-
-    def objects(self, r):
-        return jnp.concatenate([r["obj"], r["obj_xquat"]])
 
     def reward(self, r, obs, action, ctx):
         hand, obj = obs[:3], obs[4:7]
@@ -65,13 +62,8 @@ class BinPicking(Task):
         # the floor is a pair of funnels around the start and the goal: keep the hand above
         # it so it does not run into the bins' walls
         radii = jnp.stack([ru.norm(hand[:2] - obj_init[:2]), ru.norm(hand[:2] - target[:2])])
-        floors = jnp.where(radii > 0.03, 0.02 * jnp.log(jnp.maximum(radii - 0.03, 1e-30)) + 0.2, 0.0)
-        floor = jnp.min(floors)
-        above_floor = jnp.where(
-            hand[2] >= floor,
-            1.0,
-            ru.tolerance(jnp.maximum(floor - hand[2], 0.0), (0.0, 0.01), 0.05, "long_tail"),
-        )
+        floor = jnp.min(ru.funnel_floor(radii, throat=0.03, slope=0.02, height=0.2))
+        above_floor = ru.above_floor(hand[2], floor, 0.05)
         grasped = ru.gripper_caging_reward(
             r, action, obj, obj_init, ctx["init_tcp"],
             object_reach_radius=0.01, obj_radius=0.015, pad_success_thresh=0.05, xz_thresh=0.01,

@@ -7,10 +7,10 @@ import numpy as np
 
 from metaworld_jax import reward_utils as ru
 from metaworld_jax.host_sim import FRAME_SKIP
-from metaworld_jax.tasks.base import Task, register
+from metaworld_jax.tasks.base import Task, f32, redraw_while_close, register
 
 _UPRIGHT_QUAT = np.array([0.707, 0.0, 0.0, 0.707], np.float32)  # (w, x, y, z)
-_LID_Z = float(np.float32(0.02))  # metaworld's obj_init_pos is float32; its z is kept
+_LID_Z = f32(0.02)[0]  # metaworld's obj_init_pos is float32; its z is kept
 
 
 @register
@@ -19,7 +19,7 @@ class BoxClose(Task):
     scene = "sawyer_xyz/sawyer_box.xml"
     hand_low = (-0.5, 0.40, 0.05)
     hand_high = (0.5, 1.0, 0.5)
-    hand_init_pos = tuple(float(x) for x in np.float32([0.0, 0.6, 0.2]))  # f32 in metaworld
+    hand_init_pos = f32(0.0, 0.6, 0.2)  # f32 in metaworld
     goal_low = (-0.1, 0.7, 0.133)
     goal_high = (0.1, 0.8, 0.133)
     rand_low = (-0.05, 0.5, 0.02, -0.1, 0.7, 0.133)
@@ -29,10 +29,7 @@ class BoxClose(Task):
 
     def draw_rand_vec(self, draw):
         # (lid xyz, box xyz), redrawn while the two are closer than 25 cm in x-y.
-        v = draw()
-        while np.linalg.norm(v[:2] - v[3:5]) < 0.25:
-            v = draw()
-        return v
+        return redraw_while_close(draw, 0.25)
 
     def reset(self, sim, rand_vec):
         sim.reset_hand(self.hand_init_pos)
@@ -57,12 +54,8 @@ class BoxClose(Task):
         hand = obs[:3]
         handle = obs[4:7] + jnp.array([0.0, 0.0, 0.02])
         # A funnel-shaped floor around the handle keeps the hand from hitting it from the side.
-        radius = ru.norm(hand[:2] - handle[:2])
-        outside = radius > 0.02
-        floor = jnp.where(outside, 0.04 * jnp.log(jnp.where(outside, radius - 0.02, 1.0)) + 0.4, 0.0)
-        above_floor = jnp.where(
-            hand[2] >= floor, 1.0, ru.tolerance(floor - hand[2], (0.0, 0.01), floor / 2.0, "long_tail")
-        )
+        floor = ru.funnel_floor(ru.norm(hand[:2] - handle[:2]), throat=0.02, slope=0.04, height=0.4)
+        above_floor = ru.above_floor(hand[2], floor, floor / 2.0)
         at_handle = ru.tolerance(ru.norm(hand - handle), (0.0, 0.02), 0.5, "long_tail")
         ready_to_lift = ru.hamacher_product(above_floor, at_handle)
         placed_error = (target - handle) * jnp.array([1.0, 1.0, 3.0])

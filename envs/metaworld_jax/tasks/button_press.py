@@ -6,14 +6,37 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaworld_jax import reward_utils as ru
-from metaworld_jax.tasks.base import Task, register
-
-# metaworld stores these envs' hand_init_pos as float32, and the mocap is held at exactly
-# those (rounded) values while the hand settles.
-_HAND_INIT_F32 = tuple(float(v) for v in np.float32([0.0, 0.4, 0.2]))
+from metaworld_jax.tasks.base import Task, f32, register
 
 
-class _ButtonBoxTask(Task):
+class _PressTask(Task):
+    """A button pressed along axis `_AXIS` until it reaches the goal; the context holds the
+    tcp after the hand reset and the button's travel at reset ("obj_to_target_init")."""
+
+    CONTEXT = {"init_tcp": 3, "obj_to_target_init": 1}
+    _AXIS: int
+    success_radius: float
+
+    def _terms(self, r, obs, ctx, near_radius):
+        """tcp_to_obj, obj_to_target, near_button, button_pressed."""
+        obj = obs[4:7]
+        tcp_to_obj = ru.norm(obj - ru.tcp_center(r))
+        tcp_to_obj_init = ru.norm(obj - ctx["init_tcp"])
+        obj_to_target = jnp.abs(ctx["goal"][self._AXIS] - obj[self._AXIS])
+        near = ru.tolerance(tcp_to_obj, (0.0, near_radius), tcp_to_obj_init, "long_tail")
+        pressed = ru.tolerance(obj_to_target, (0.0, 0.005), ctx["obj_to_target_init"], "long_tail")
+        return tcp_to_obj, obj_to_target, near, pressed
+
+    def _open_press_reward(self, r, obs, ctx):
+        """button-press-v3's reward (coffee-button-v3's too): approach with the gripper open,
+        then press once the tcp is within 5 cm."""
+        tcp_to_obj, obj_to_target, near, pressed = self._terms(r, obs, ctx, 0.05)
+        reward = 2.0 * ru.hamacher_product(jnp.maximum(obs[3], 0.0), near)
+        reward = reward + jnp.where(tcp_to_obj <= 0.05, 8.0 * pressed, 0.0)
+        return reward, obj_to_target <= self.success_radius
+
+
+class _ButtonBoxTask(_PressTask):
     """The button box (body "box", button on slide joint qpos 9) is placed at rand_vec in the
     model; the goal is the box's "hole" site. The observed object is the button body shifted
     by 0.193 m towards its face (`_FACE_OFFSET`), with its raw MuJoCo (w, x, y, z) quaternion.
@@ -21,14 +44,13 @@ class _ButtonBoxTask(Task):
 
     hand_low = (-0.5, 0.40, 0.05)
     hand_high = (0.5, 1.0, 0.5)
-    hand_init_pos = _HAND_INIT_F32
+    # metaworld stores these envs' hand_init_pos as float32, and the mocap is held at exactly
+    # those (rounded) values while the hand settles.
+    hand_init_pos = f32(0.0, 0.4, 0.2)
     goal_low = hand_low  # metaworld's goal_space is the hand space here
     goal_high = hand_high
     READINGS = {"button": ("body_xpos", "button"), "button_quat": ("body_xquat", "button")}
-    CONTEXT = {"init_tcp": 3, "obj_to_target_init": 1}
-    _AXIS: int
     _FACE_OFFSET: tuple[float, float, float]
-    success_radius: float
 
     def _place_box(self, sim, rand_vec) -> None:
         raise NotImplementedError
@@ -43,16 +65,6 @@ class _ButtonBoxTask(Task):
 
     def objects(self, r):
         return jnp.concatenate([r["button"] + jnp.asarray(self._FACE_OFFSET, jnp.float32), r["button_quat"]])
-
-    def _terms(self, r, obs, ctx, near_radius):
-        """tcp_to_obj, obj_to_target, near_button, button_pressed (shared by all four)."""
-        obj = obs[4:7]
-        tcp_to_obj = ru.norm(obj - ru.tcp_center(r))
-        tcp_to_obj_init = ru.norm(obj - ctx["init_tcp"])
-        obj_to_target = jnp.abs(ctx["goal"][self._AXIS] - obj[self._AXIS])
-        near = ru.tolerance(tcp_to_obj, (0.0, near_radius), tcp_to_obj_init, "long_tail")
-        pressed = ru.tolerance(obj_to_target, (0.0, 0.005), ctx["obj_to_target_init"], "long_tail")
-        return tcp_to_obj, obj_to_target, near, pressed
 
 
 class _Topdown(_ButtonBoxTask):
@@ -112,10 +124,7 @@ class ButtonPress(_Side):
     success_radius = 0.02
 
     def reward(self, r, obs, action, ctx):
-        tcp_to_obj, obj_to_target, near, pressed = self._terms(r, obs, ctx, 0.05)
-        reward = 2.0 * ru.hamacher_product(jnp.maximum(obs[3], 0.0), near)
-        reward = reward + jnp.where(tcp_to_obj <= 0.05, 8.0 * pressed, 0.0)
-        return reward, obj_to_target <= self.success_radius
+        return self._open_press_reward(r, obs, ctx)
 
 
 @register

@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaworld_jax import reward_utils as ru
-from metaworld_jax.tasks.base import Task, register
+from metaworld_jax.tasks.base import Task, redraw_while_close, register
+from metaworld_jax.tasks.button_press import _PressTask
 
 _MUG_TO_MACHINE = np.array([0.0, 0.22, 0.0])  # the machine sits 22 cm behind the mug spot
 _BUTTON_TRAVEL = 0.03  # metaworld's max_dist: the button's press depth
@@ -20,7 +21,7 @@ def _place_mug(sim, pos) -> None:
 
 
 @register
-class CoffeeButton(Task):
+class CoffeeButton(_PressTask):
     name = "coffee-button-v3"
     scene = "sawyer_xyz/sawyer_coffee.xml"
     hand_low = (-0.5, 0.4, 0.05)
@@ -31,7 +32,8 @@ class CoffeeButton(Task):
     goal_low = tuple(np.array(rand_low) + np.array([-0.001, -0.22 + _BUTTON_TRAVEL, 0.299]))
     goal_high = tuple(np.array(rand_high) + np.array([0.001, -0.22 + _BUTTON_TRAVEL, 0.301]))
     READINGS = {"button": ("site_xpos", "buttonStart")}
-    CONTEXT = {"init_tcp": 3}
+    _AXIS = 1
+    success_radius = 0.02
 
     def reset(self, sim, rand_vec):
         init_tcp = sim.reset_hand(self.hand_init_pos)
@@ -39,21 +41,14 @@ class CoffeeButton(Task):
         _place_mug(sim, rand_vec - _MUG_TO_MACHINE)
         button = rand_vec + np.array([0.0, -0.22, 0.3])
         goal = button + np.array([0.0, _BUTTON_TRAVEL, 0.0])  # the button fully pressed
-        return {"goal": goal, "init_tcp": init_tcp}
+        # the press margin is metaworld's fixed max_dist, not a travel measured at reset
+        return {"goal": goal, "init_tcp": init_tcp, "obj_to_target_init": _BUTTON_TRAVEL}
 
     def objects(self, r):
         return jnp.concatenate([r["button"], jnp.array([1.0, 0.0, 0.0, 0.0])])
 
     def reward(self, r, obs, action, ctx):
-        obj = obs[4:7]
-        tcp_to_obj = ru.norm(obj - ru.tcp_center(r))
-        tcp_to_obj_init = ru.norm(obj - ctx["init_tcp"])
-        obj_to_target = jnp.abs(ctx["goal"][1] - obj[1])
-        near = ru.tolerance(tcp_to_obj, (0.0, 0.05), tcp_to_obj_init, "long_tail")
-        pressed = ru.tolerance(obj_to_target, (0.0, 0.005), _BUTTON_TRAVEL, "long_tail")
-        reward = 2.0 * ru.hamacher_product(jnp.maximum(obs[3], 0.0), near)
-        reward = reward + jnp.where(tcp_to_obj <= 0.05, 8.0 * pressed, 0.0)
-        return reward, obj_to_target <= 0.02
+        return self._open_press_reward(r, obs, ctx)
 
 
 class _CoffeeMug(Task):
@@ -70,10 +65,7 @@ class _CoffeeMug(Task):
         raise NotImplementedError
 
     def draw_rand_vec(self, draw):
-        v = draw()
-        while np.linalg.norm(v[:2] - v[3:5]) < 0.15:
-            v = draw()
-        return v
+        return redraw_while_close(draw, 0.15)
 
     def reset(self, sim, rand_vec):
         init_tcp = sim.reset_hand(self.hand_init_pos)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaworld_jax import reward_utils as ru
-from metaworld_jax.tasks.base import Task, register
+from metaworld_jax.tasks.base import Task, f32, register
 
 _DIAL_RADIUS = 0.05
 _TARGET_RADIUS = 0.07
@@ -25,7 +25,7 @@ class DialTurn(Task):
     scene = "sawyer_xyz/sawyer_dial.xml"
     hand_low = (-0.5, 0.40, 0.05)
     hand_high = (0.5, 1.0, 0.5)
-    hand_init_pos = tuple(float(x) for x in np.float32([0.0, 0.6, 0.2]))  # f32 in metaworld
+    hand_init_pos = f32(0.0, 0.6, 0.2)  # f32 in metaworld
     goal_low = (-0.1, 0.73, 0.0299)
     goal_high = (0.1, 0.83, 0.0301)
     rand_low = (-0.1, 0.7, 0.0)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaworld_jax import reward_utils as ru
-from metaworld_jax.tasks.base import Task, register
+from metaworld_jax.tasks.base import Task, f32, register
 
 _DOOR_QPOS = slice(9, 10)  # the door hinge "doorjoint" (qpos 9, dof 9)
 
@@ -54,12 +54,8 @@ class DoorOpen(_DoorPullTask):
 
         # A funnel-shaped floor around the handle keeps the hand from hitting it on the way in.
         threshold = 0.12
-        radius = ru.norm(hand[:2] - door[:2])
-        log_arg = jnp.where(radius > threshold, radius - threshold, 1.0)
-        floor = jnp.where(radius <= threshold, 0.0, 0.04 * jnp.log(log_arg) + 0.4)
-        above_floor = jnp.where(
-            hand[2] >= floor, 1.0, ru.tolerance(floor - hand[2], (0.0, 0.01), floor / 2.0, "long_tail")
-        )
+        floor = ru.funnel_floor(ru.norm(hand[:2] - door[:2]), throat=threshold, slope=0.04, height=0.4)
+        above_floor = ru.above_floor(hand[2], floor, floor / 2.0)
         in_place = ru.tolerance(
             ru.norm(hand - door - jnp.array([0.05, 0.03, -0.01])), (0.0, threshold / 2.0), 0.5, "long_tail"
         )
@@ -79,7 +75,7 @@ class DoorOpen(_DoorPullTask):
 class DoorClose(_DoorPullTask):
     name = "door-close-v3"
     # metaworld stores this hand_init_pos as float32: the mocap holds the rounded values.
-    hand_init_pos = tuple(float(v) for v in np.float32([-0.5, 0.6, 0.2]))
+    hand_init_pos = f32(-0.5, 0.6, 0.2)
     goal_low = (0.2, 0.65, 0.1499)
     goal_high = (0.3, 0.75, 0.1501)
     CONTEXT = {"obj_init_pos": 3}

@@ -8,7 +8,7 @@ import numpy as np
 
 from metaworld_jax import reward_utils as ru
 from metaworld_jax.host_sim import FRAME_SKIP
-from metaworld_jax.tasks.base import Task, register
+from metaworld_jax.tasks.base import Task, f32, register
 
 _LOCK_LENGTH = 0.1
 _LOCK_QPOS = slice(9, 10)  # the lock lever's (unnamed) hinge, qpos 9 / dof 9
@@ -23,7 +23,7 @@ class _DoorLockTask(Task):
     hand_low = (-0.5, 0.40, -0.15)
     hand_high = (0.5, 1.0, 0.5)
     # metaworld stores this hand_init_pos as float32: the mocap holds the rounded values.
-    hand_init_pos = tuple(float(v) for v in np.float32([0.0, 0.6, 0.2]))
+    hand_init_pos = f32(0.0, 0.6, 0.2)
     rand_low = (-0.1, 0.8, 0.15)
     rand_high = (0.1, 0.85, 0.15)
 

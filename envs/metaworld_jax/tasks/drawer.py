@@ -7,10 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaworld_jax import reward_utils as ru
-from metaworld_jax.tasks.base import Task, register
+from metaworld_jax.tasks.base import Task, f32, register
 
-# metaworld stores the drawer envs' hand_init_pos as float32: the mocap holds the rounded values.
-_HAND_INIT_F32 = tuple(float(v) for v in np.float32([0.0, 0.6, 0.2]))
 
 
 class _DrawerTask(Task):
@@ -20,7 +18,8 @@ class _DrawerTask(Task):
     scene = "sawyer_xyz/sawyer_drawer.xml"
     hand_low = (-0.5, 0.40, 0.05)
     hand_high = (0.5, 1.0, 0.5)
-    hand_init_pos = _HAND_INIT_F32
+    # metaworld stores the drawer envs' hand_init_pos as float32: the mocap holds the rounded values.
+    hand_init_pos = f32(0.0, 0.6, 0.2)
     goal_low = hand_low  # metaworld's goal_space is the hand space here
     goal_high = hand_high
     rand_low = (-0.1, 0.9, 0.0)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaworld_jax import reward_utils as ru
-from metaworld_jax.tasks.base import Task, register
+from metaworld_jax.tasks.base import Task, f32, register
 
 _LEVER_RADIUS = 0.2
 
@@ -18,7 +18,7 @@ class LeverPull(Task):
     hand_low = (-0.5, 0.40, -0.15)
     hand_high = (0.5, 1.0, 0.5)
     # metaworld stores hand_init_pos as float32; the mocap holds those rounded values
-    hand_init_pos = tuple(float(v) for v in np.float32([0.0, 0.4, 0.2]))
+    hand_init_pos = f32(0.0, 0.4, 0.2)
     goal_low = hand_low
     goal_high = hand_high
     rand_low = (-0.1, 0.7, 0.0)

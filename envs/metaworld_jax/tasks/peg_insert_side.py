@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaworld_jax import reward_utils as ru
-from metaworld_jax.tasks.base import Task, register
+from metaworld_jax.tasks.base import Task, redraw_while_close, register
 
 _GOAL_LOW = (-0.35, 0.4, -0.001)  # the box's position range
 _GOAL_HIGH = (-0.25, 0.7, 0.001)
@@ -41,10 +41,7 @@ class PegInsertSide(Task):
     success_radius = 0.07
 
     def draw_rand_vec(self, draw):
-        v = draw()
-        while np.linalg.norm(v[:2] - v[3:5]) < 0.1:
-            v = draw()
-        return v
+        return redraw_while_close(draw, 0.1)
 
     def reset(self, sim, rand_vec):
         init_tcp = sim.reset_hand(self.hand_init_pos)

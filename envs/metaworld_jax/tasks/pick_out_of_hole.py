@@ -6,8 +6,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from metaworld_jax import reward_utils as ru
+from metaworld_jax.tasks._obj import _ObjPuckTask
 from metaworld_jax.tasks.base import register
-from metaworld_jax.tasks.reach import _ObjPuckTask
 
 
 @register
@@ -24,16 +24,6 @@ class PickOutOfHole(_ObjPuckTask):
     # metaworld shows the body quaternion as MuJoCo stores it (w, x, y, z)
     READINGS = {"obj": ("body_xpos", "obj"), "obj_xquat": ("body_xquat", "obj")}
 
-    def reset(self, sim, rand_vec):
-        init_tcp = sim.reset_hand(self.hand_init_pos)
-        obj_init_pos, goal = rand_vec[:3], rand_vec[3:]
-        sim.set_obj_xyz(obj_init_pos)
-        sim.set_site_pos("goal", goal)
-        return {"goal": goal, "obj_init_pos": obj_init_pos, "init_tcp": init_tcp}
-
-    def objects(self, r):
-        return jnp.concatenate([r["obj"], r["obj_xquat"]])
-
     def reward(self, r, obs, action, ctx):
         obj = obs[4:7]
         target, obj_init = ctx["goal"], ctx["obj_init_pos"]
@@ -41,13 +31,8 @@ class PickOutOfHole(_ObjPuckTask):
         obj_to_target = ru.norm(obj - target)
         tcp_to_obj = ru.norm(obj - tcp)
         # the floor is a funnel around the hole: keep the hand above it while approaching
-        radius = ru.norm(tcp[:2] - obj_init[:2])
-        floor = jnp.where(radius <= 0.03, 0.0, 0.015 * jnp.log(jnp.maximum(radius - 0.03, 1e-30)) + 0.15)
-        above_floor = jnp.where(
-            tcp[2] >= floor,
-            1.0,
-            ru.tolerance(jnp.maximum(floor - tcp[2], 0.0), (0.0, 0.01), 0.02, "long_tail"),
-        )
+        floor = ru.funnel_floor(ru.norm(tcp[:2] - obj_init[:2]), throat=0.03, slope=0.015, height=0.15)
+        above_floor = ru.above_floor(tcp[2], floor, 0.02)
         grasped = ru.gripper_caging_reward(
             r, action, obj, obj_init, ctx["init_tcp"],
             object_reach_radius=0.01, obj_radius=0.015, pad_success_thresh=0.02, xz_thresh=0.03,

@@ -7,13 +7,10 @@ plate-slide-side-v3: sideways into the cabinet; plate-slide-back-side-v3: sidewa
 from __future__ import annotations
 
 import jax.numpy as jnp
-import numpy as np
 
 from metaworld_jax import reward_utils as ru
-from metaworld_jax.tasks.base import Task, register
+from metaworld_jax.tasks.base import Task, f32, register
 
-# metaworld keeps these envs' hand_init_pos in float32; the mocap sees the rounded values.
-_HAND_INIT_F32 = tuple(float(x) for x in np.float32([0.0, 0.6, 0.2]))
 _TARGET_RADIUS = 0.05
 
 
@@ -23,7 +20,8 @@ class _PlateSlideTask(Task):
 
     hand_low = (-0.5, 0.40, 0.05)
     hand_high = (0.5, 1.0, 0.5)
-    hand_init_pos = _HAND_INIT_F32
+    # metaworld keeps these envs' hand_init_pos in float32; the mocap sees the rounded values.
+    hand_init_pos = f32(0.0, 0.6, 0.2)
     READINGS = {"puck": ("geom_xpos", "puck"), "puck_xmat": ("geom_xmat", "puck")}
     CONTEXT = {"obj_init_pos": 3, "init_tcp": 3}
     success_radius = 0.07

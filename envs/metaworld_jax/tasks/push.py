@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
-import numpy as np
 
 from metaworld_jax import reward_utils as ru
+from metaworld_jax.tasks._obj import _ObjPuckTask
 from metaworld_jax.tasks.base import register
-from metaworld_jax.tasks.reach import _ObjPuckTask
 
 
 @register
@@ -21,14 +20,10 @@ class Push(_ObjPuckTask):
     goal_high = (0.1, 0.9, 0.02)
     rand_low = (-0.1, 0.6, 0.02, -0.1, 0.8, 0.01)
     rand_high = (0.1, 0.7, 0.02, 0.1, 0.9, 0.02)
+    GOAL_SITE = False
 
-    def reset(self, sim, rand_vec):
-        init_tcp = sim.reset_hand(self.hand_init_pos)
-        obj_z = sim.body_xpos("obj")[2]  # the puck's resting height, read after the hand settles
-        goal = np.array([rand_vec[3], rand_vec[4], obj_z])
-        obj_init_pos = np.array([rand_vec[0], rand_vec[1], obj_z])
-        sim.set_obj_xyz(obj_init_pos)
-        return {"goal": goal, "obj_init_pos": obj_init_pos, "init_tcp": init_tcp}
+    def _placement(self, sim, rand_vec):
+        return self._on_table(sim, rand_vec)  # puck and goal at the puck's resting height
 
     def reward(self, r, obs, action, ctx):
         obj, tcp_opened = obs[4:7], obs[3]

@@ -17,10 +17,4 @@ class ReachWall(Reach):
     goal_high = (0.05, 0.9, 0.3)
     rand_low = (-0.05, 0.6, 0.015, -0.05, 0.85, 0.05)
     rand_high = (0.05, 0.65, 0.015, 0.05, 0.9, 0.3)
-
-    def reset(self, sim, rand_vec):
-        init_tcp = sim.reset_hand(self.hand_init_pos)
-        obj_init_pos, goal = rand_vec[:3], rand_vec[3:]
-        sim.set_obj_xyz(obj_init_pos)
-        sim.set_site_pos("goal", goal)
-        return {"goal": goal, "obj_init_pos": obj_init_pos, "init_tcp": init_tcp}
+    GOAL_SITE = True

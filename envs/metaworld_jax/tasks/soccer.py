@@ -6,15 +6,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaworld_jax import reward_utils as ru
-from metaworld_jax.tasks.base import Task, register
-from metaworld_jax.tasks.sweep import pad_gripping_reward
+from metaworld_jax.tasks._obj import _ObjPuckTask
+from metaworld_jax.tasks.base import register
 
 _TARGET_RADIUS = 0.07
 _BALL_Z = 0.03  # metaworld keeps its initial ball height, never the drawn one
 
 
 @register
-class Soccer(Task):
+class Soccer(_ObjPuckTask):
     name = "soccer-v3"
     scene = "sawyer_xyz/sawyer_soccer.xml"
     hand_low = (-0.5, 0.40, 0.05)
@@ -26,28 +26,13 @@ class Soccer(Task):
     rand_high = (0.1, 0.7, 0.03, 0.1, 0.9, 0.0)
     # objGeom sits at the ball body's frame (identity child body and geom offsets), so its
     # xmat is the body's xmat that metaworld converts.
-    READINGS = {"ball": ("body_xpos", "soccer_ball"), "ball_xmat": ("geom_xmat", "objGeom")}
-    CONTEXT = {"obj_init_pos": 3, "init_tcp": 3}
+    READINGS = {"obj": ("body_xpos", "soccer_ball"), "obj_xmat": ("geom_xmat", "objGeom")}
     OBJ_RADIUS = 0.013
 
-    def draw_rand_vec(self, draw):
-        # Redrawn while ball and goal are closer than 15 cm in x-y.
-        v = draw()
-        while np.linalg.norm(v[:2] - v[3:5]) < 0.15:
-            v = draw()
-        return v
-
-    def reset(self, sim, rand_vec):
-        init_tcp = sim.reset_hand(self.hand_init_pos)
+    def _placement(self, sim, rand_vec):
         goal = rand_vec[3:]
-        obj_init_pos = np.array([rand_vec[0], rand_vec[1], _BALL_Z])
         sim.set_body_pos("goal_whole", goal)  # the net moves with the goal (model edit)
-        sim.set_obj_xyz(obj_init_pos)
-        sim.set_site_pos("goal", goal)
-        return {"goal": goal, "obj_init_pos": obj_init_pos, "init_tcp": init_tcp}
-
-    def objects(self, r):
-        return jnp.concatenate([r["ball"], ru.mat_to_quat(r["ball_xmat"])])
+        return np.array([rand_vec[0], rand_vec[1], _BALL_Z]), goal
 
     def reward(self, r, obs, action, ctx):
         obj, target, obj_init = obs[4:7], ctx["goal"], ctx["obj_init_pos"]
@@ -62,7 +47,7 @@ class Soccer(Task):
         in_place = jnp.where(
             wide, jnp.clip(in_place - 2.0 * ((obj[1] - goal_line) / (1.0 - goal_line)), 0.0, 1.0), in_place
         )
-        grasped = pad_gripping_reward(
+        grasped = ru.pad_gripping_reward(
             r, obj, obj_init, ctx["init_tcp"], obj_radius=self.OBJ_RADIUS, grip_extra=0.01, xz_thresh=0.005
         )
         reward = 3.0 * grasped + 6.5 * in_place

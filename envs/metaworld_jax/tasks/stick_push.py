@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaworld_jax import reward_utils as ru
-from metaworld_jax.tasks.base import Task, register
+from metaworld_jax.tasks.base import Task, redraw_while_close, register
 
 _STICK_Z = 0.02  # metaworld's stick_init_pos height, kept over the drawn one
 
@@ -30,10 +30,7 @@ class _StickTask(Task):
     container_qpos = np.zeros(2)  # container slide joints at reset
 
     def draw_rand_vec(self, draw):
-        v = draw()
-        while np.linalg.norm(v[:2] - v[-3:-1]) < 0.1:
-            v = draw()
-        return v
+        return redraw_while_close(draw, 0.1)  # metaworld's v[-3:-1] is v[3:5] here (6-d)
 
     def _goal_z(self, sim) -> float:
         raise NotImplementedError

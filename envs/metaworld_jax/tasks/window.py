@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaworld_jax import reward_utils as ru
-from metaworld_jax.tasks.base import Task, register
+from metaworld_jax.tasks.base import Task, f32, register
 
 _HANDLE_RADIUS = 0.02
 
@@ -21,7 +21,7 @@ class _WindowTask(Task):
     hand_low = (-0.5, 0.40, 0.05)
     hand_high = (0.5, 1.0, 0.5)
     # metaworld stores this hand_init_pos as float32: the mocap holds the rounded values.
-    hand_init_pos = tuple(float(v) for v in np.float32([0.0, 0.4, 0.2]))
+    hand_init_pos = f32(0.0, 0.4, 0.2)
     goal_low = hand_low  # metaworld's goal_space is the hand space here
     goal_high = hand_high
     CONTEXT = {"in_place_margin": 1, "reach_margin": 1}
