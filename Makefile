@@ -25,11 +25,14 @@ test-slow: install
 train: install
 	$(PY) -m drats_jax.train
 
+# BENCH_ARGS: extra benchmarks.run flags, e.g. BENCH_ARGS="--sections env metaworld".
 bench: install
-	$(PY) -m benchmarks.run --preset cpu
+	$(PY) -m benchmarks.run --preset cpu $(BENCH_ARGS)
+	$(PY) -m benchmarks.report
 
 bench-mt50: install
-	$(PY) -m benchmarks.run --preset mt50
+	$(PY) -m benchmarks.run --preset mt50 $(BENCH_ARGS)
+	$(PY) -m benchmarks.report
 
 clean:
 	rm -rf $(VENV) .cache

@@ -14,6 +14,16 @@ RESULTS = Path(__file__).parent / "results"
 _PACKAGES = ("jax", "jaxlib", "flax", "optax", "mujoco", "mujoco-mjx", "metaworld", "gymnasium", "numpy")
 
 
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def environment() -> dict:
     import jax
 
@@ -24,22 +34,34 @@ def environment() -> dict:
         except importlib.metadata.PackageNotFoundError:
             versions[p] = None
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                    text=True, cwd=Path(__file__).parent).stdout.strip())
     except OSError:
-        commit = None
+        commit, dirty = None, None
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count()},
+        "machine": {"platform": platform.platform(), "processor": _cpu_model(), "cpu_count": os.cpu_count(),
+                    "hostname": platform.node(), "load_average_at_end": load},
         "device": str(jax.devices()[0]),
         "device_kind": jax.devices()[0].device_kind,
+        "jax_backend": jax.default_backend(),
         "versions": versions,
         "commit": commit,
+        "commit_dirty": dirty,
     }
 
 
-def write(name: str, payload: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def write(name: str, payload: dict, out_dir: Path | str | None = None) -> Path:
+    """Writes ``{name}-{local time}.json`` (environment() merged in) and returns its path."""
+    out = Path(out_dir) if out_dir is not None else RESULTS
+    out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = RESULTS / f"{name}-{stamp}.json"
+    path = out / f"{name}-{stamp}.json"
     path.write_text(json.dumps({"benchmark": name, **environment(), **payload}, indent=2))
     return path

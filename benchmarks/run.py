@@ -1,0 +1,808 @@
+"""Throughput benchmark of drats-jax: env-only, metaworld's vector envs, full training, compile
+time and where the time goes, measured in one run on one machine.
+
+    python -m benchmarks.run --preset cpu      # make bench       (2-core CPU: a few minutes)
+    python -m benchmarks.run --preset mt50     # make bench-mt50  (sized for a GPU node; smaller on a CPU)
+    python -m benchmarks.report                # markdown table from the newest results
+
+Sections (``--sections``, default all):
+  env        env-only env-steps/s of metaworld_jax (jit(scan(vmap(env.step))), random actions)
+             for each suite and batch size of the preset;
+  metaworld  the same for metaworld's gymnasium vector envs (sync and async);
+  train      full training (act, step, insert, K SAC updates, sampler draw/update, all inside
+             the jitted lax.scan chunk) with DRATS and with uniform task allocation under the
+             same config; their chunks are timed interleaved (D, U, D, U, ...) so machine noise
+             hits both alike; ratio = DRATS / uniform env-steps/s;
+  breakdown  each piece of a vector step jitted alone at the training shapes (inside a lax.scan,
+             so dispatch overhead is excluded), amortised per vector step.
+
+Every timing excludes the first (compiling) call; compile time is measured separately with
+``jit(f).lower(...).compile()`` and the persistent compilation cache is disabled (unless
+``--compile-cache``) so compile figures are real compiles. Throughput is the median over the
+repeats (best also recorded). Writes benchmarks/results/bench-<preset>-<time>.json and a PNG
+with the same stem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+# ----------------------------------------------------------------------------- presets
+# Suites are "mt10", "mt50" or a list of metaworld_jax task names.
+# `scales`: the preset's sizes per JAX backend ("cpu" = no accelerator; "accel" = GPU/TPU).
+
+_TRAIN_PROD = dict(hidden_width=400, hidden_depth=3, batch_size=1280, updates_per_step=1)
+
+PRESETS: dict[str, dict[str, dict]] = {
+    "cpu": {
+        "cpu": dict(
+            env={"mt10": [10, 50, 200], "mt50": [50, 200]},
+            env_call_env_steps=3000, env_min_steps=20, env_repeats=5,
+            metaworld={"mt10": ["sync", "async"]}, metaworld_steps=100, metaworld_repeats=3,
+            train=dict(suite="mt10", num_envs=None, chunk_length=25, timed_chunks=6, sampler_interval=25,
+                       buffer_capacity=200_000, **_TRAIN_PROD),
+            breakdown=dict(length=10, repeats=3, host_calls=30),
+        ),
+    },
+    "mt50": {
+        "cpu": dict(
+            env={"mt10": [10, 200], "mt50": [50, 200, 500]},
+            env_call_env_steps=4000, env_min_steps=20, env_repeats=5,
+            metaworld={"mt10": ["sync", "async"], "mt50": ["sync", "async"]},
+            metaworld_steps=60, metaworld_repeats=3,
+            train=dict(suite="mt50", num_envs=None, chunk_length=20, timed_chunks=4, sampler_interval=20,
+                       buffer_capacity=200_000, **_TRAIN_PROD),
+            breakdown=dict(length=10, repeats=3, host_calls=20),
+        ),
+        "accel": dict(
+            env={"mt10": [10, 100, 1000], "mt50": [50, 500, 2000, 5000]},
+            env_call_env_steps=50_000, env_min_steps=20, env_repeats=5,
+            metaworld={"mt10": ["sync", "async"], "mt50": ["sync", "async"]},
+            metaworld_steps=100, metaworld_repeats=3,
+            train=dict(suite="mt50", num_envs=None, chunk_length=200, timed_chunks=5, sampler_interval=50,
+                       buffer_capacity=1_000_000, **_TRAIN_PROD),
+            breakdown=dict(length=100, repeats=5, host_calls=50),
+        ),
+    },
+    # For tests/test_benchmarks.py: 2 tasks, tiny networks, a few steps (< 1 min on 2 cores).
+    "tiny": {
+        "cpu": dict(
+            env={"reach-v3,push-v3": [2, 4]},
+            env_call_env_steps=40, env_min_steps=5, env_repeats=2,
+            metaworld={"reach-v3,push-v3": ["sync"]}, metaworld_steps=5, metaworld_repeats=2,
+            train=dict(suite="reach-v3,push-v3", num_envs=None, chunk_length=4, timed_chunks=2,
+                       sampler_interval=2, buffer_capacity=1_000, hidden_width=16, hidden_depth=1,
+                       batch_size=16, updates_per_step=1, warmup_env_steps=0),
+            breakdown=dict(length=3, repeats=2, host_calls=3),
+        ),
+    },
+}
+PRESETS["tiny"]["accel"] = PRESETS["tiny"]["cpu"]
+PRESETS["cpu"]["accel"] = PRESETS["cpu"]["cpu"]
+
+SECTIONS = ("env", "metaworld", "train", "breakdown")
+
+# Targets shown in the report (not asserted anywhere).
+TARGETS = {"env_vs_metaworld_sync": 10.0, "drats_over_uniform": 0.98}
+
+# What a result JSON must hold (checked by tests/test_benchmarks.py and by benchmarks.report).
+SCHEMA = {
+    "top": ("benchmark", "schema_version", "preset", "scale", "date", "machine", "device", "device_kind",
+            "versions", "commit", "config", "env_only", "metaworld", "training", "breakdown", "targets",
+            "runtime_s"),
+    "env_only": ("suite", "num_tasks", "batch", "steps_per_call", "env_steps_per_s", "env_steps_per_s_best",
+                 "times_s", "lower_s", "compile_s", "first_call_s", "make_s"),
+    "metaworld": ("suite", "strategy", "num_envs", "steps_per_block", "env_steps_per_s",
+                  "env_steps_per_s_best", "times_s", "construct_s"),
+    "training_run": ("sampler", "env_steps_per_s", "env_steps_per_s_best", "grad_steps_per_s", "chunk_times_s",
+                     "compile_s", "first_chunk_s", "warmup_s", "warmup_env_steps_per_s"),
+    "breakdown_part": ("name", "per_call_s", "per_call_s_best", "calls_per_vector_step", "per_vector_step_s",
+                       "share"),
+}
+
+
+def validate(result: dict) -> list[str]:
+    """Schema problems of a result dict (empty list: fine). Sections that were skipped may be
+    empty (``[]`` / ``{}``) but must be present."""
+    errs = [f"missing top-level key {k!r}" for k in SCHEMA["top"] if k not in result]
+    for row in result.get("env_only", []):
+        errs += [f"env_only row lacks {k!r}" for k in SCHEMA["env_only"] if k not in row]
+    for row in result.get("metaworld", []):
+        errs += [f"metaworld row lacks {k!r}" for k in SCHEMA["metaworld"] if k not in row]
+    tr = result.get("training") or {}
+    if tr:
+        for k in ("suite", "num_envs", "runs", "ratio_drats_over_uniform", "ratio_drats_over_uniform_best"):
+            if k not in tr:
+                errs.append(f"training lacks {k!r}")
+        for name, run in (tr.get("runs") or {}).items():
+            errs += [f"training run {name} lacks {k!r}" for k in SCHEMA["training_run"] if k not in run]
+    bd = result.get("breakdown") or {}
+    if bd:
+        for k in ("vector_step_s", "parts", "other_s"):
+            if k not in bd:
+                errs.append(f"breakdown lacks {k!r}")
+        for row in bd.get("parts", []):
+            errs += [f"breakdown part lacks {k!r}" for k in SCHEMA["breakdown_part"] if k not in row]
+    return errs
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _suite_spec(suite: str):
+    """"mt10" -> "mt10"; "a,b" -> ["a", "b"] (metaworld_jax.make accepts both)."""
+    return suite if suite in ("mt10", "mt50") else [s.strip() for s in suite.split(",") if s.strip()]
+
+
+def _summary(times: list[float]) -> dict:
+    return {"median": statistics.median(times), "best": min(times)}
+
+
+def _compile(jitted, *args) -> tuple[Callable, dict]:
+    import jax  # noqa: F401
+
+    t0 = time.perf_counter()
+    lowered = jitted.lower(*args)
+    t1 = time.perf_counter()
+    compiled = lowered.compile()
+    t2 = time.perf_counter()
+    return compiled, {"lower_s": t1 - t0, "compile_s": t2 - t1}
+
+
+def _block(x):
+    import jax
+
+    return jax.block_until_ready(x)
+
+
+class _EnvCache:
+    """One env per suite (MT50's reset tables take a while to load)."""
+
+    def __init__(self, backend: str):
+        self.backend, self.envs, self.make_s = backend, {}, {}
+
+    def get(self, suite: str):
+        if suite not in self.envs:
+            import metaworld_jax
+
+            t0 = time.perf_counter()
+            self.envs[suite] = metaworld_jax.make(_suite_spec(suite), backend=self.backend)
+            self.make_s[suite] = time.perf_counter() - t0
+            _log(f"  made {suite} ({self.envs[suite].num_tasks} tasks, backend {self.backend}) "
+                 f"in {self.make_s[suite]:.1f}s")
+        return self.envs[suite]
+
+
+# ----------------------------------------------------------------------------- (a) env only
+
+
+def bench_env(env, suite: str, batch: int, steps: int, repeats: int, make_s: float) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    n = env.num_tasks
+    tasks = jnp.arange(batch, dtype=jnp.int32) % n
+    goals = (jnp.arange(batch, dtype=jnp.int32) // n) % env.num_goals
+    reset = jax.jit(jax.vmap(env.reset, in_axes=(None, 0, 0)))
+    v_step = jax.vmap(env.step)
+
+    def run(state, key):
+        def body(state, k):
+            a = jax.random.uniform(k, (batch, env.action_size), minval=-1.0, maxval=1.0)
+            state = v_step(state, a)
+            return state, jnp.sum(state.reward)
+
+        state, rewards = jax.lax.scan(body, state, jax.random.split(key, steps))
+        return state, jnp.sum(rewards)
+
+    state = _block(reset(jax.random.PRNGKey(0), tasks, goals))
+    compiled, comp = _compile(jax.jit(run, donate_argnums=0), state, jax.random.PRNGKey(0))
+    t0 = time.perf_counter()
+    state, _ = _block(compiled(state, jax.random.PRNGKey(1)))
+    first = time.perf_counter() - t0
+    times = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        state, _ = _block(compiled(state, jax.random.PRNGKey(r + 2)))
+        times.append(time.perf_counter() - t0)
+    s = _summary(times)
+    return {"suite": suite, "num_tasks": n, "batch": batch, "steps_per_call": steps,
+            "env_steps_per_s": batch * steps / s["median"], "env_steps_per_s_best": batch * steps / s["best"],
+            "times_s": times, **comp, "first_call_s": first, "make_s": make_s}
+
+
+# ----------------------------------------------------------------------------- (b) metaworld
+
+
+def bench_metaworld(suite: str, strategy: str, steps: int, repeats: int, warm_steps: int = 5) -> dict:
+    import gymnasium as gym
+    import metaworld  # noqa: F401  (registers the Meta-World/* ids)
+
+    spec = _suite_spec(suite)
+    # metaworld truncates at 500 steps and then autoresets (a reset costs ~100 control steps);
+    # stay inside the first episode, as the env-only benchmark of ours does.
+    steps = max(1, min(steps, (499 - warm_steps) // repeats))
+    t0 = time.perf_counter()
+    if isinstance(spec, str):
+        envs = gym.make_vec(f"Meta-World/{spec.upper()}", vector_strategy=strategy, seed=0)
+    else:
+        envs = gym.make_vec("Meta-World/custom-mt-envs", vector_strategy=strategy, envs_list=spec, seed=0)
+    envs.reset(seed=0)
+    construct = time.perf_counter() - t0
+    try:
+        rng = np.random.default_rng(0)
+        shape = envs.action_space.shape
+        for _ in range(warm_steps):
+            envs.step(rng.uniform(-1, 1, size=shape).astype(np.float32))
+        times = []
+        for _ in range(repeats):
+            actions = rng.uniform(-1, 1, size=(steps,) + shape).astype(np.float32)
+            t0 = time.perf_counter()
+            for a in actions:
+                envs.step(a)
+            times.append(time.perf_counter() - t0)
+    finally:
+        envs.close()
+    s = _summary(times)
+    return {"suite": suite, "strategy": strategy, "num_envs": shape[0], "steps_per_block": steps,
+            "env_steps_per_s": shape[0] * steps / s["median"], "env_steps_per_s_best": shape[0] * steps / s["best"],
+            "times_s": times, "construct_s": construct}
+
+
+# ----------------------------------------------------------------------------- (c, d) training
+
+
+def _train_config(t: dict, sampler: str, num_tasks: int):
+    from drats_jax.config import SACConfig, SamplerConfig, TrainConfig
+
+    e = num_tasks if t["num_envs"] is None else int(t["num_envs"])
+    warmup = t.get("warmup_env_steps")
+    if warmup is None:  # default: two batches of random-action transitions
+        warmup = 2 * t["batch_size"]
+    warmup += (-warmup) % e
+    total = warmup + e * t["chunk_length"] * (2 + 2 * t["timed_chunks"])
+    return TrainConfig(
+        num_envs=t["num_envs"], total_env_steps=total, warmup_env_steps=warmup,
+        updates_per_step=t["updates_per_step"], buffer_capacity=t["buffer_capacity"],
+        chunk_length=t["chunk_length"],
+        sac=SACConfig(hidden_width=t["hidden_width"], hidden_depth=t["hidden_depth"], batch_size=t["batch_size"]),
+        sampler=SamplerConfig(name=sampler, interval=t["sampler_interval"]),
+    )
+
+
+def bench_training(env, t: dict, samplers=("drats", "uniform"), seed: int = 0) -> tuple[dict, dict]:
+    """Returns (training section, {sampler: setup dict with trainer, compiled chunk, state, config})."""
+    import jax
+
+    from drats_jax.train import make_train
+
+    setups = {}
+    for name in samplers:
+        cfg = _train_config(t, name, env.num_tasks)
+        trainer = make_train(cfg, env)
+        init_j, warm_j, chunk_j = trainer.jitted()
+        rng = jax.random.PRNGKey(seed)
+        comp = {}
+        init_c, comp["init"] = _compile(init_j, rng)
+        state = _block(init_c(rng))
+        warm_c, comp["warmup"] = _compile(warm_j, state)
+        t0 = time.perf_counter()
+        state, _ = _block(warm_c(state))
+        warm_s = time.perf_counter() - t0
+        chunk_c, comp["chunk"] = _compile(chunk_j, state)
+        t0 = time.perf_counter()
+        state, _ = _block(chunk_c(state))  # first call: excluded from the rates
+        first = time.perf_counter() - t0
+        _log(f"  {name}: compile init {sum(comp['init'].values()):.1f}s, warm-up "
+             f"{sum(comp['warmup'].values()):.1f}s, chunk {sum(comp['chunk'].values()):.1f}s; "
+             f"first chunk {first:.2f}s")
+        setups[name] = dict(trainer=trainer, chunk=chunk_c, state=state, comp=comp, first=first, warm_s=warm_s,
+                            config=cfg, times=[])
+    for _ in range(t["timed_chunks"]):  # interleaved, so noise hits every sampler alike
+        for name in samplers:
+            s = setups[name]
+            t0 = time.perf_counter()
+            s["state"], metrics = s["chunk"](s["state"])
+            _block(metrics)
+            s["times"].append(time.perf_counter() - t0)
+    runs = {}
+    for name, s in setups.items():
+        tr, st = s["trainer"], _summary(s["times"])
+        k = s["config"].updates_per_step
+        runs[name] = {
+            "sampler": name,
+            "env_steps_per_s": tr.env_steps_per_chunk / st["median"],
+            "env_steps_per_s_best": tr.env_steps_per_chunk / st["best"],
+            "grad_steps_per_s": tr.chunk_length * k / st["median"],
+            "grad_steps_per_s_best": tr.chunk_length * k / st["best"],
+            "chunk_times_s": s["times"],
+            "compile_s": {p: sum(v.values()) for p, v in s["comp"].items()},
+            "compile_detail": s["comp"],
+            "first_chunk_s": s["first"],
+            "warmup_s": s["warm_s"],
+            "warmup_env_steps_per_s": tr.warmup_steps * tr.num_envs / s["warm_s"] if tr.warmup_steps else None,
+            "final_grad_steps": int(np.asarray(s["state"].grad_steps)),
+        }
+        _log(f"  {name}: {runs[name]['env_steps_per_s']:,.0f} env-steps/s, "
+             f"{runs[name]['grad_steps_per_s']:,.1f} grad-steps/s (median of {len(s['times'])} chunks)")
+    first = setups[samplers[0]]
+    section = {
+        "suite": t["suite"], "num_tasks": env.num_tasks, "num_envs": first["trainer"].num_envs,
+        "chunk_length": first["trainer"].chunk_length, "config": dataclasses.asdict(first["config"]),
+        "runs": runs,
+    }
+    if "drats" in runs and "uniform" in runs:
+        d, u = runs["drats"], runs["uniform"]
+        section["ratio_drats_over_uniform"] = d["env_steps_per_s"] / u["env_steps_per_s"]
+        section["ratio_drats_over_uniform_best"] = d["env_steps_per_s_best"] / u["env_steps_per_s_best"]
+        # Paired: chunk i of DRATS ran right after chunk i of uniform's predecessor; per-pair ratios.
+        pairs = [ut / dt for dt, ut in zip(setups["drats"]["times"], setups["uniform"]["times"])]
+        section["ratio_drats_over_uniform_paired_median"] = statistics.median(pairs)
+    else:
+        section["ratio_drats_over_uniform"] = section["ratio_drats_over_uniform_best"] = None
+    return section, setups
+
+
+# ----------------------------------------------------------------------------- (e) breakdown
+
+
+class _Timed:
+    """``carry = body(carry, consts)`` run ``length`` times in one jitted lax.scan (as in the
+    trainer, so per-call dispatch is excluded). Compiled and called once (excluded) on creation;
+    each ``once()`` times one more call and records the per-iteration time."""
+
+    def __init__(self, body: Callable, carry: Any, consts: Any, length: int):
+        import jax
+
+        def prog(carry, consts):
+            return jax.lax.scan(lambda c, _: (body(c, consts), None), carry, None, length=length)[0]
+
+        # The carry is a private copy and donated, so big carries (the replay buffer) are
+        # updated in place rather than copied on every call, as in the trainer.
+        carry = jax.tree.map(lambda x: x.copy(), carry)
+        self.compiled, comp = _compile(jax.jit(prog, donate_argnums=0), carry, consts)
+        self.compile_s = sum(comp.values())
+        self.consts, self.length, self.times = consts, length, []
+        self.carry = _block(self.compiled(carry, consts))
+
+    def once(self) -> None:
+        t0 = time.perf_counter()
+        self.carry = _block(self.compiled(self.carry, self.consts))
+        self.times.append((time.perf_counter() - t0) / self.length)
+
+    def result(self) -> dict:
+        return {"per_call_s": statistics.median(self.times), "per_call_s_best": min(self.times),
+                "times_s": list(self.times), "compile_s": self.compile_s}
+
+
+class _TimedHost:
+    """The physics backend's host function called from Python (no JAX), same interface as _Timed."""
+
+    def __init__(self, host, physics, task, goal, num_envs: int, calls: int):
+        self.host, self.task, self.goal, self.calls, self.times = host, task, goal, calls, []
+        self.rng = np.random.default_rng(0)
+        self.e = num_envs
+        self.physics, _ = host(physics, task, goal, self._control())
+
+    def _control(self):
+        c = self.rng.uniform(-1, 1, size=(self.e, 4)).astype(np.float32)
+        c[:, :3] *= 0.01
+        return c
+
+    def once(self) -> None:
+        controls = [self._control() for _ in range(self.calls)]
+        t0 = time.perf_counter()
+        for c in controls:
+            self.physics, _ = self.host(self.physics, self.task, self.goal, c)
+        self.times.append((time.perf_counter() - t0) / self.calls)
+
+    def result(self) -> dict:
+        return {"per_call_s": statistics.median(self.times), "per_call_s_best": min(self.times),
+                "times_s": list(self.times), "compile_s": 0.0}
+
+
+class _NoPhysics:
+    """Backend stand-in for timing the task layer alone: physics state passes through and the
+    readings are the (task, goal)'s reset readings, nudged by the control so nothing is hoisted."""
+
+    def __init__(self, backend, readings):
+        self.reading_size = backend.reading_size
+        self.readings = readings
+
+    def step(self, physics, task_id, goal_index, control):
+        return physics, self.readings[task_id, goal_index] + 1e-6 * control.sum()
+
+
+def _checksum(tree) -> Any:
+    import jax
+    import jax.numpy as jnp
+
+    return sum(jnp.sum(x.astype(jnp.float32)) for x in jax.tree.leaves(tree))
+
+
+def bench_breakdown(env, setups: dict, b: dict) -> dict:
+    """Each piece of a vector step jitted alone at the training shapes of the DRATS trainer.
+
+    Rounds are interleaved: each round times one more training chunk (the measured vector
+    step) and then every piece once, so machine noise hits the whole and its parts alike."""
+    import jax
+    import jax.numpy as jnp
+
+    from drats_jax import buffer as replay
+
+    main = setups["drats"]
+    trainer = main["trainer"]
+    # Private copies: the chunk timed below donates (deletes) main["state"]'s buffers.
+    state = jax.tree.map(jnp.copy, main["state"])
+    cfg = trainer.config
+    e, n, k_updates = trainer.num_envs, trainer.num_tasks, cfg.updates_per_step
+    length = b["length"]
+    agent = trainer.agent
+    env_state = state.env_state
+    obs, task = env_state.obs, env_state.info["task_id"].astype(jnp.int32)
+    goal = env_state.info["goal_index"].astype(jnp.int32)
+    v_step = jax.vmap(env.step)
+    key = jax.random.PRNGKey(7)
+    zero = jnp.zeros((), jnp.float32)
+    pieces: list[tuple[str, Any, float, str]] = []  # (name, timer, calls per vector step, note)
+
+    # Samplers: update (every `interval` vector steps) and draw of E tasks (on autoreset), for
+    # every trained sampler (their difference is what the DRATS / uniform ratio measures).
+    for name, setup in setups.items():
+        smp, sst = setup["trainer"].sampler, (state if setup is main else setup["state"])
+        calls_update = 1.0 / setup["config"].sampler.interval
+
+        def sampler_update(c, _, smp=smp):
+            return smp.update(*c)
+
+        def sampler_draw(c, s, smp=smp):
+            key, acc = c
+            key, sub = jax.random.split(key)
+            t = jax.random.categorical(sub, jnp.log(smp.probabilities(s)), shape=(e,))
+            return key, acc + jnp.sum(t)
+
+        main_sampler = setup is main
+        pieces.append(("sampler_update" if main_sampler else f"{name}_sampler_update",
+                       _Timed(sampler_update, (sst.sampler, sst.stats), None, length),
+                       calls_update if main_sampler else 0.0,
+                       f"{name}.update; once per sampler.interval vector steps"))
+        pieces.append(("sampler_draw" if main_sampler else f"{name}_sampler_draw",
+                       _Timed(sampler_draw, (key, jnp.zeros((), jnp.int32)), sst.sampler, length),
+                       1.0 / env.episode_length if main_sampler else 0.0,
+                       f"{name}: probabilities + categorical draw for E slots; once per episode (autoreset)"))
+
+    def act(c, consts):
+        key, acc = c
+        key, sub = jax.random.split(key)
+        return key, acc + jnp.sum(agent.act(consts[0], consts[1], consts[2], sub))
+
+    pieces.append(("policy_act", _Timed(act, (key, zero), (state.agent, obs, task), length), 1.0,
+                   "SAC actor forward + sample for E slots"))
+
+    def physics(c, consts):
+        phys, key, acc = c
+        key, sub = jax.random.split(key)
+        a = jax.random.uniform(sub, (e, 4), minval=-1.0, maxval=1.0)
+        control = jnp.concatenate([a[:, :3] * 0.01, a[:, 3:]], axis=1)
+        phys, readings = jax.vmap(env.backend.step)(phys, consts[0], consts[1], control)
+        return phys, key, acc + jnp.sum(readings)
+
+    pieces.append(("physics", _Timed(physics, (env_state.physics.backend, key, zero), (task, goal), length), 1.0,
+                   f"env.backend.step ({getattr(env.backend, 'name', '?')}) for E slots inside jit, callback "
+                   "included"))
+    host = getattr(env.backend, "_host_step", None)  # private: the callback's host body
+    if host is not None:
+        pieces.append(("physics_host_only",
+                       _TimedHost(host, np.asarray(env_state.physics.backend), np.asarray(task), np.asarray(goal),
+                                  e, b["host_calls"]), 0.0,
+                       "backend._host_step called from Python (no JAX): the physics itself"))
+
+    stub = copy.copy(env)  # task layer alone: env.step with a pass-through physics backend
+    stub.backend = _NoPhysics(env.backend, env._reset_readings)
+    s_step = jax.vmap(stub.step)
+
+    def task_layer(c, _):
+        st, key = c
+        key, sub = jax.random.split(key)
+        return s_step(st, jax.random.uniform(sub, (e, env.action_size), minval=-1.0, maxval=1.0)), key
+
+    pieces.append(("task_layer", _Timed(task_layer, (env_state, key), None, length), 1.0,
+                   "env.step with physics excluded: observation, reward, success (lax.switch over tasks)"))
+
+    def env_step(c, _):
+        st, key = c
+        key, sub = jax.random.split(key)
+        return v_step(st, jax.random.uniform(sub, (e, env.action_size), minval=-1.0, maxval=1.0)), key
+
+    pieces.append(("env_step_total", _Timed(env_step, (env_state, key), None, length), 0.0,
+                   "vmap(env.step) whole: physics + task layer"))
+
+    rows = replay.Transition(obs=obs, action=jnp.zeros((e, env.action_size)), reward=jnp.zeros((e,)),
+                             next_obs=obs, terminal=jnp.zeros((e,), bool), truncation=jnp.zeros((e,), bool),
+                             task_id=task)
+
+    def buffer_step(c, rows):
+        buf, key, acc = c
+        buf = replay.insert(buf, rows)
+        index = replay.task_index(buf, n) if cfg.buffer_sampling == "per_task" else None
+        for _ in range(k_updates):
+            key, sub = jax.random.split(key)
+            acc = acc + _checksum(replay.sample(buf, sub, cfg.sac.batch_size, cfg.buffer_sampling, index=index))
+        return buf, key, acc
+
+    pieces.append(("buffer", _Timed(buffer_step, (state.buffer, key, zero), rows, length), 1.0,
+                   f"insert E rows + {k_updates} x sample {cfg.sac.batch_size} ({cfg.buffer_sampling}), capacity "
+                   f"{cfg.buffer_capacity}"))
+
+    def update(c, batch):
+        ag, key = c
+        key, sub = jax.random.split(key)
+        return agent.update(ag, batch, sub)[0], key
+
+    batch = replay.sample(state.buffer, key, cfg.sac.batch_size)
+    pieces.append(("sac_update", _Timed(update, (state.agent, key), batch, length), float(k_updates),
+                   f"one gradient step (critic, actor, alpha, target), batch {cfg.sac.batch_size}, "
+                   f"MLP {cfg.sac.hidden_depth}x{cfg.sac.hidden_width}"))
+
+    chunk_times = []
+    for _ in range(b["repeats"]):
+        t0 = time.perf_counter()
+        main["state"], metrics = main["chunk"](main["state"])
+        _block(metrics)
+        chunk_times.append(time.perf_counter() - t0)
+        for _, timer, _, _ in pieces:
+            timer.once()
+    vector_step_s = statistics.median(chunk_times) / trainer.chunk_length
+    parts = []
+    for name, timer, calls, note in pieces:
+        res = timer.result()
+        res.update(name=name, calls_per_vector_step=calls, per_vector_step_s=res["per_call_s"] * calls, note=note,
+                   share=res["per_call_s"] * calls / vector_step_s)
+        parts.append(res)
+        _log(f"  {name}: {res['per_call_s'] * 1e3:.4f} ms/call x {calls:.4g} per vector step"
+             + ("" if calls else " (reference, not summed)"))
+    by = {p["name"]: p for p in parts}
+    summed = sum(p["per_vector_step_s"] for p in parts)
+    out = {"sampler": cfg.sampler.name, "num_envs": e, "vector_step_s": vector_step_s,
+           "vector_step_times_s": [t / trainer.chunk_length for t in chunk_times], "parts": parts,
+           "summed_s": summed, "other_s": vector_step_s - summed, "other_share": (vector_step_s - summed) / vector_step_s,
+           "note": "per_vector_step_s = per_call_s x calls_per_vector_step; vector_step_s = DRATS training chunk "
+                   "time / chunk_length, timed interleaved with the parts; 'other' = vector step minus the "
+                   "summed parts: statistics, autoreset cond, scan and metric plumbing, plus timing noise "
+                   "(can be negative). Parts with 0 calls per vector step are references, not summed."}
+    if "physics_host_only" in by:
+        out["callback_overhead_s"] = by["physics"]["per_call_s"] - by["physics_host_only"]["per_call_s"]
+    # The DRATS / uniform ratio implied by the sampler pieces (far less noisy than the measured one).
+    costs = {}
+    for name, setup in setups.items():
+        pre = "" if setup is main else f"{name}_"
+        costs[name] = (by[f"{pre}sampler_update"]["per_call_s"] / setup["config"].sampler.interval
+                       + by[f"{pre}sampler_draw"]["per_call_s"] / env.episode_length)
+    out["sampler_cost_per_vector_step_s"] = costs
+    if "uniform" in costs:
+        out["implied_ratio_drats_over_uniform"] = (vector_step_s - costs["drats"] + costs["uniform"]) / vector_step_s
+    return out
+
+
+# ----------------------------------------------------------------------------- plot
+
+
+def plot(result: dict, path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception as exc:  # noqa: BLE001
+        _log(f"no plot ({exc})")
+        return None
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    ax = axes[0, 0]
+    suites = sorted({r["suite"] for r in result["env_only"]})
+    colors = dict(zip(suites, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    for s in suites:
+        rows = sorted((r for r in result["env_only"] if r["suite"] == s), key=lambda r: r["batch"])
+        ax.plot([r["batch"] for r in rows], [r["env_steps_per_s"] for r in rows], "o-", color=colors[s],
+                label=f"metaworld_jax {s}")
+    for r in result["metaworld"]:
+        ax.axhline(r["env_steps_per_s"], color=colors.get(r["suite"], "gray"),
+                   ls="--" if r["strategy"] == "sync" else ":",
+                   label=f"metaworld {r['suite']} {r['strategy']} ({r['num_envs']} envs)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("batch (env slots)")
+    ax.set_ylabel("env-steps/s (median)")
+    ax.set_title("(a, b) env only")
+    ax.legend(fontsize=7)
+
+    ax = axes[0, 1]
+    tr = result.get("training") or {}
+    runs = tr.get("runs") or {}
+    if runs:
+        names = list(runs)
+        vals = [runs[n]["env_steps_per_s"] for n in names]
+        bars = ax.bar(names, vals, color=["C3", "C0", "C2", "C4"][: len(names)])
+        for bar, n in zip(bars, names):
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(),
+                    f"{runs[n]['env_steps_per_s']:,.0f} env/s\n{runs[n]['grad_steps_per_s']:,.1f} grad/s",
+                    ha="center", va="bottom", fontsize=8)
+        ratio = tr.get("ratio_drats_over_uniform")
+        ax.set_title(f"(c) training {tr['suite']}, E={tr['num_envs']}: DRATS/uniform = "
+                     + (f"{ratio:.3f}" if ratio else "n/a"))
+        ax.set_ylabel("env-steps/s (median)")
+        ax.margins(y=0.2)
+    else:
+        ax.set_title("(c) training: skipped")
+
+    ax = axes[1, 0]
+    bd = result.get("breakdown") or {}
+    if bd:
+        parts = [p for p in bd["parts"] if p["calls_per_vector_step"] > 0]
+        labels = [p["name"] for p in parts] + ["other"]
+        vals = [p["per_vector_step_s"] * 1e3 for p in parts] + [max(bd["other_s"], 0.0) * 1e3]
+        vals = [max(v, 1e-6) for v in vals]
+        ax.barh(labels, vals, color="C1")
+        for i, v in enumerate(vals):
+            ax.text(v, i, f" {v:.3g} ms", va="center", fontsize=8)
+        ax.set_xscale("log")
+        ax.set_xlabel("ms per vector step (amortised, log scale)")
+        ax.set_title(f"(e) where the time goes: vector step {bd['vector_step_s'] * 1e3:.2f} ms ({bd['sampler']})")
+        ax.margins(x=0.25)
+    else:
+        ax.set_title("(e) breakdown: skipped")
+
+    ax = axes[1, 1]
+    labels, vals = [], []
+    for r in result["env_only"]:
+        labels.append(f"env {r['suite']} b{r['batch']}")
+        vals.append(r["lower_s"] + r["compile_s"])
+    for n, run in runs.items():
+        for p, v in run["compile_s"].items():
+            labels.append(f"train {n} {p}")
+            vals.append(v)
+    if labels:
+        ax.barh(labels, vals, color="C5")
+        ax.set_xlabel("seconds (lower + compile)")
+    ax.set_title("(d) compile time")
+    ax.tick_params(axis="y", labelsize=7)
+    fig.suptitle(f"drats-jax benchmark '{result['preset']}' ({result['scale']}) on {result['device_kind']}, "
+                 f"{result['machine']['cpu_count']} CPUs, {result['date']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def targets(result: dict) -> dict:
+    out = {}
+    sync = {r["suite"]: r["env_steps_per_s"] for r in result["metaworld"] if r["strategy"] == "sync"}
+    best = {}
+    for r in result["env_only"]:
+        if r["suite"] in sync:
+            r["ratio_vs_metaworld_sync"] = r["env_steps_per_s"] / sync[r["suite"]]
+            if r["ratio_vs_metaworld_sync"] > best.get(r["suite"], {}).get("value", -1):
+                best[r["suite"]] = {"value": r["ratio_vs_metaworld_sync"], "batch": r["batch"]}
+    for suite, b in best.items():
+        out[f"env_vs_metaworld_sync_{suite}"] = {
+            "value": b["value"], "at_batch": b["batch"], "target": TARGETS["env_vs_metaworld_sync"],
+            "met": b["value"] >= TARGETS["env_vs_metaworld_sync"],
+            "what": f"best metaworld_jax {suite} env-only env-steps/s over batch sizes / metaworld sync vector env"}
+    ratio = (result.get("training") or {}).get("ratio_drats_over_uniform")
+    if ratio is not None:
+        out["drats_over_uniform"] = {"value": ratio, "target": TARGETS["drats_over_uniform"],
+                                     "met": ratio >= TARGETS["drats_over_uniform"],
+                                     "what": "training env-steps/s with DRATS / with uniform, same config (measured)"}
+    implied = (result.get("breakdown") or {}).get("implied_ratio_drats_over_uniform")
+    if implied is not None:
+        out["drats_over_uniform_implied"] = {
+            "value": implied, "target": TARGETS["drats_over_uniform"], "met": implied >= TARGETS["drats_over_uniform"],
+            "what": "same ratio implied by the breakdown: vector step with uniform's sampler cost in place of DRATS's"}
+    return out
+
+
+def run_preset(preset: str, sections=SECTIONS, backend: str = "mujoco", out_dir: Path | str | None = None,
+               compile_cache: bool = False, overrides: dict | None = None, plot_png: bool = True) -> Path:
+    import jax
+
+    if not compile_cache:
+        jax.config.update("jax_enable_compilation_cache", False)
+    from benchmarks import common
+
+    t_start = time.perf_counter()
+    scale = "cpu" if jax.default_backend() == "cpu" else "accel"
+    p = copy.deepcopy(PRESETS[preset][scale])
+    for k, v in (overrides or {}).items():
+        p[k] = v
+    _log(f"benchmark preset {preset!r} ({scale} sizes) on {jax.devices()[0]} ({jax.default_backend()}), "
+         f"backend {backend}, sections {', '.join(sections)}")
+    envs = _EnvCache(backend)
+    result: dict = {"schema_version": SCHEMA_VERSION, "preset": preset, "scale": scale,
+                    "config": {"preset": p, "sections": list(sections), "backend": backend,
+                               "compilation_cache": compile_cache, "statistic": "median (best also recorded)"},
+                    "env_only": [], "metaworld": [], "training": {}, "breakdown": {}}
+
+    if "env" in sections:
+        _log("(a) env only")
+        for suite, batches in p["env"].items():
+            env = envs.get(suite)
+            for batch in batches:
+                steps = max(p["env_min_steps"], p["env_call_env_steps"] // batch)
+                r = bench_env(env, suite, batch, steps, p["env_repeats"], envs.make_s[suite])
+                result["env_only"].append(r)
+                _log(f"  metaworld_jax {suite} batch {batch}: {r['env_steps_per_s']:,.0f} env-steps/s "
+                     f"(best {r['env_steps_per_s_best']:,.0f}; compile {r['lower_s'] + r['compile_s']:.1f}s)")
+    if "metaworld" in sections:
+        _log("(b) metaworld vector envs")
+        for suite, strategies in p["metaworld"].items():
+            for strategy in strategies:
+                r = bench_metaworld(suite, strategy, p["metaworld_steps"], p["metaworld_repeats"])
+                result["metaworld"].append(r)
+                _log(f"  metaworld {suite} {strategy} ({r['num_envs']} envs): {r['env_steps_per_s']:,.0f} "
+                     f"env-steps/s (construct {r['construct_s']:.1f}s)")
+    if "train" in sections or "breakdown" in sections:
+        _log("(c, d) training")
+        t = p["train"]
+        env = envs.get(t["suite"])
+        samplers = ("drats", "uniform") if "train" in sections else ("drats",)
+        section, setups = bench_training(env, t, samplers)
+        if "train" in sections:
+            result["training"] = section
+            if section.get("ratio_drats_over_uniform") is not None:
+                _log(f"  DRATS / uniform env-steps/s: {section['ratio_drats_over_uniform']:.3f} "
+                     f"(best-of: {section['ratio_drats_over_uniform_best']:.3f})")
+    if "breakdown" in sections:
+        _log("(e) breakdown")
+        result["breakdown"] = bench_breakdown(envs.get(p["train"]["suite"]), setups, p["breakdown"])
+    result["env_make_s"] = envs.make_s
+    result["targets"] = targets(result)
+    result["runtime_s"] = time.perf_counter() - t_start
+    path = common.write(f"bench-{preset}", result, out_dir)
+    if plot_png:
+        full = json.loads(path.read_text())
+        png = plot(full, path.with_suffix(".png"))
+        if png is not None:
+            full["png"] = png.name
+            path.write_text(json.dumps(full, indent=2))
+    _log(f"wrote {path} ({result['runtime_s']:.0f}s)")
+    for name, tgt in result["targets"].items():
+        _log(f"  target {name}: {tgt['value']:.3f} (target >= {tgt['target']}): "
+             f"{'met' if tgt['met'] else 'NOT met'}")
+    return path
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    ap.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
+    ap.add_argument("--backend", default="mujoco", help="metaworld_jax physics backend")
+    ap.add_argument("--out-dir", default=None, help="where to write JSON/PNG (default benchmarks/results)")
+    ap.add_argument("--compile-cache", action="store_true",
+                    help="keep JAX's persistent compilation cache on (compile times then measure cache loads)")
+    ap.add_argument("--no-plot", action="store_true")
+    args = ap.parse_args(argv)
+    run_preset(args.preset, tuple(args.sections), args.backend, args.out_dir, args.compile_cache,
+               plot_png=not args.no_plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
