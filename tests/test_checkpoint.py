@@ -79,7 +79,7 @@ def test_incompatible_and_corrupt_checkpoints_rejected(tmp_path):
     ck.close()
 
 
-ARGS = ["--tasks", "reach-v3,push-v3", "--total-steps", "4000", "--train.warmup-env-steps", "400",
+ARGS = ["--tasks", "reach-v3,push-v3", "--train.num-envs", "2", "--total-steps", "4000", "--train.warmup-env-steps", "400",
         "--train.chunk-length", "100", "--train.buffer-capacity", "4000", "--train.sac.hidden-width", "16",
         "--train.sac.hidden-depth", "1", "--train.sac.batch-size", "32", "--train.sampler.interval", "100",
         "--eval-episodes", "2", "--eval-interval", "1000", "--checkpoint-interval", "800", "--no-progress"]
@@ -99,17 +99,12 @@ def test_sigkill_and_resume_equals_uninterrupted_run(tmp_path, capsys):
     # The uninterrupted reference runs alongside (2 cores).
     full = subprocess.Popen(_cli(*ARGS, "--out", str(ref)), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
-    proc = subprocess.Popen(_cli(*ARGS, "--out", str(run)), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    deadline = time.time() + 240
-    while not (run / "checkpoints" / "800").is_dir():  # orbax renames the tmp folder when complete
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        assert time.time() < deadline
-        time.sleep(0.05)
-    time.sleep(0.3)  # mid-way through a later chunk / evaluation / save
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    # SIGKILL at 1400 env steps: after the checkpoint at 800 and the evaluation at 1000, so the
+    # logs run ahead of the last checkpoint and resuming must drop and redo those rows.
+    proc = subprocess.run(_cli(*ARGS, "--out", str(run)), cwd=REPO, env=dict(env, DRATS_JAX_TEST_SIGKILL_AT="1400"),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=240)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    assert (run / "checkpoints" / "800").is_dir()
     assert not (run / "summary.json").exists()
     killed_at = max(r["env_steps"] for r in read_rows(run / "train.jsonl"))
     assert killed_at < 4000

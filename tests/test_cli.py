@@ -14,7 +14,7 @@ from drats_jax import cli
 from drats_jax.train import main
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SMALL = ["--tasks", "reach-v3,push-v3", "--total-steps", "600", "--train.warmup-env-steps", "200",
+SMALL = ["--tasks", "reach-v3,push-v3", "--train.num-envs", "2", "--total-steps", "600", "--train.warmup-env-steps", "200",
          "--train.chunk-length", "100", "--train.buffer-capacity", "600", "--train.sac.hidden-width", "16",
          "--train.sac.hidden-depth", "1", "--train.sac.batch-size", "32", "--train.sampler.interval", "50",
          "--eval-episodes", "2", "--no-progress"]

@@ -30,6 +30,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import signal
 import sys
 import time
 from typing import Any, Callable
@@ -447,6 +449,9 @@ def train_and_evaluate(p: Prepared, log: Callable[[str], None] = print) -> dict:
         state, _ = warmup(init(seed_keys(cfg)))
     done = (int(np.asarray(state.step).reshape(-1)[0]) - trainer.warmup_steps) // trainer.chunk_length
     start = (trainer.warmup_steps + done * trainer.chunk_length) * e
+    # Tests set this to SIGKILL the run at a deterministic point (a kill from outside races
+    # with how fast a tiny run finishes).
+    kill_at = int(os.environ["DRATS_JAX_TEST_SIGKILL_AT"]) if "DRATS_JAX_TEST_SIGKILL_AT" in os.environ else None
     with ProgressBar(trainer.total_env_steps, start, enabled=cfg.progress) as bar:
         for i in range(done, trainer.num_chunks):
             state, metrics = chunk(state)
@@ -454,6 +459,8 @@ def train_and_evaluate(p: Prepared, log: Callable[[str], None] = print) -> dict:
             env_steps = int(np.asarray(m["env_steps"]).reshape(-1)[0])
             last = i == trainer.num_chunks - 1
             logger.log("train", env_steps, per_seed_rows(_train_metrics(m), names))
+            if kill_at is not None and env_steps >= kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)  # test hook: die mid-run, logs ahead of the checkpoint
             if last or _due(env_steps, per_chunk, cfg.eval_interval):
                 result = jax.device_get(evaluate(state.agent))
                 summary = evaluation.summarize(result, scale)

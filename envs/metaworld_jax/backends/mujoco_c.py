@@ -7,6 +7,10 @@ state (`mjSTATE_INTEGRATION`: qpos, qvel, warm start, mocap, ctrl...), applies t
 runs `mj_step` x frame_skip and the `mj_forward` metaworld runs before reading the
 observation. The float64 state travels through JAX as pairs of uint32 words, so nothing
 is lost to JAX's default 32-bit mode, and results never depend on thread scheduling.
+
+The per-slot loop runs in C (`native_step.c`, built and loaded by `native.py`) when a C
+compiler is available: the same MuJoCo calls in the same order, bit-identical to `_run`,
+without holding the GIL. Otherwise, or with METAWORLD_JAX_NATIVE=0, `_run` runs in Python.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import mujoco
 import numpy as np
 
 from metaworld_jax import assets
+from metaworld_jax.backends import native as _native
 from metaworld_jax.goals import NUM_GOALS
 from metaworld_jax.host_sim import FRAME_SKIP, MOCAP_QUAT, STATE_SPEC
 from metaworld_jax.readings import COMMON_READINGS, HostReader
@@ -33,6 +38,13 @@ class _Worker:
         self.models = {s: assets.load_model(s) for s in dict.fromkeys(scenes)}
         self.datas = {s: mujoco.MjData(m) for s, m in self.models.items()}
         self.applied: dict[str, tuple[int, int]] = {}  # scene -> (task, goal) overrides in place
+
+    def pointers(self, scenes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Raw mjModel* / mjData* addresses, indexed by task."""
+        return (
+            np.array([self.models[s]._address for s in scenes], np.uint64),
+            np.array([self.datas[s]._address for s in scenes], np.uint64),
+        )
 
 
 class MujocoBackend:
@@ -57,6 +69,10 @@ class MujocoBackend:
         n = num_threads or min(os.cpu_count() or 1, 8)
         self._workers = [_Worker(self.scenes) for _ in range(n)]
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=n) if n > 1 else None
+        self.native = _native.load()  # None: the Python loop
+        if self.native is not None:
+            self._native_tables = self._build_native_tables(probe)
+            self._native_ptrs = [w.pointers(self.scenes) for w in self._workers]
 
     # ---------- packing ----------
     def pack(self, state64: np.ndarray) -> np.ndarray:
@@ -86,13 +102,20 @@ class MujocoBackend:
         state = physics.view(np.float64).copy()
         readings = np.zeros((tasks.shape[0], self.reading_size), np.float64)
         order = np.lexsort((goals, tasks))
+        if self.native is not None:
+            run = self._run_native
+            tasks = np.ascontiguousarray(tasks, np.int32)
+            goals = np.ascontiguousarray(goals, np.int32)
+            control = np.ascontiguousarray(control)
+        else:
+            run = self._run
         if self._pool is None or len(order) < 2 * len(self._workers):
-            self._run(self._workers[0], order, tasks, goals, control, state, readings)
+            run(0, order, tasks, goals, control, state, readings)
         else:
             chunks = np.array_split(order, len(self._workers))
             futures = [
-                self._pool.submit(self._run, w, c, tasks, goals, control, state, readings)
-                for w, c in zip(self._workers, chunks)
+                self._pool.submit(run, w, c, tasks, goals, control, state, readings)
+                for w, c in zip(range(len(self._workers)), chunks)
             ]
             for f in futures:
                 f.result()
@@ -101,7 +124,8 @@ class MujocoBackend:
             readings.astype(np.float32).reshape(batch + (self.reading_size,)),
         )
 
-    def _run(self, worker, slots, tasks, goals, control, state, readings):
+    def _run(self, w, slots, tasks, goals, control, state, readings):
+        worker = self._workers[w]
         for i in slots:
             t, g = int(tasks[i]), int(goals[i])
             scene = self.scenes[t]
@@ -125,10 +149,78 @@ class MujocoBackend:
             self.readers[t].read(d, readings[i])
             mujoco.mj_getState(m, d, state[i, :n], STATE_SPEC)
 
+    def _run_native(self, w, slots, tasks, goals, control, state, readings):
+        """`_run` in C (native_step.c): same calls, same order, GIL released."""
+        slots = np.ascontiguousarray(slots, np.int64)
+        models, datas = self._native_ptrs[w]
+        tb = self._native_tables
+        ptr = lambda a: a.ctypes.data  # noqa: E731
+        rc = self.native.mwj_run(
+            len(slots), ptr(slots), ptr(tasks), ptr(goals), ptr(control),
+            ptr(state), state.shape[1], ptr(readings), readings.shape[1],
+            ptr(models), ptr(datas), ptr(tb["mocap_lo"]), ptr(tb["mocap_hi"]),
+            ptr(tb["ov_start"]), ptr(tb["ov_ids"]), ptr(tb["ov_val_off"]), ptr(tb["ov_vals"]),
+            ptr(tb["plan_start"]), ptr(tb["plan"]), FRAME_SKIP, int(STATE_SPEC),
+        )
+        if rc != 0:
+            raise RuntimeError(f"native step failed ({rc})")
+        # C applies the overrides on every slot; the Python loop must re-apply after it.
+        self._workers[w].applied.clear()
+
+    def _build_native_tables(self, probe):
+        """Flat per-task tables for native_step.c (kept alive on self)."""
+        lo = np.stack([b[0] for b in self._mocap]).astype(np.float64)
+        hi = np.stack([b[1] for b in self._mocap]).astype(np.float64)
+        ov_start, ov_ids, ov_val_off, vals, off = [0], [], [], [], 0
+        for ids, v in zip(self._override_ids, self._override_vals):
+            ov_start.append(ov_start[-1] + len(ids))
+            ov_ids += [(0 if kind == "body" else 1, idx) for kind, idx in ids]
+            ov_val_off.append(off)
+            if v is not None:
+                flat = np.ascontiguousarray(v, np.float64).reshape(-1)  # [G, K, 3]
+                vals.append(flat)
+                off += flat.size
+        plan_start, plan = [0], []
+        for t in self.tasks:
+            rows = _native_plan(probe[t.scene], {**COMMON_READINGS, **t.READINGS})
+            plan += rows
+            plan_start.append(len(plan))
+        return {
+            "mocap_lo": np.ascontiguousarray(lo.reshape(-1, 3)),
+            "mocap_hi": np.ascontiguousarray(hi.reshape(-1, 3)),
+            "ov_start": np.array(ov_start, np.int32),
+            "ov_ids": np.array(ov_ids, np.int32).reshape(-1, 2),
+            "ov_val_off": np.array(ov_val_off, np.int64),
+            "ov_vals": np.concatenate(vals) if vals else np.zeros(1),
+            "plan_start": np.array(plan_start, np.int32),
+            "plan": np.array(plan, np.int32).reshape(-1, 4),
+        }
+
     def _apply_overrides(self, model, t, g):
         vals = self._override_vals[t]
         for k, (kind, idx) in enumerate(self._override_ids[t]):
             (model.body_pos if kind == "body" else model.site_pos)[idx] = vals[g, k]
+
+
+def _native_plan(model, spec):
+    """Reading spec -> rows (kind, index, left pad, right pad) for native_step.c, in
+    HostReader's order (it has validated the names)."""
+    obj = {"body": mujoco.mjtObj.mjOBJ_BODY, "geom": mujoco.mjtObj.mjOBJ_GEOM,
+           "site": mujoco.mjtObj.mjOBJ_SITE, "qpos": mujoco.mjtObj.mjOBJ_JOINT,
+           "qvel": mujoco.mjtObj.mjOBJ_JOINT, "touching": mujoco.mjtObj.mjOBJ_GEOM}
+    rows = []
+    for kind, name in spec.values():
+        i = mujoco.mj_name2id(model, obj[kind.split("_")[0]], name)
+        if kind == "qpos":
+            i = int(model.jnt_qposadr[i])
+        elif kind == "qvel":
+            i = int(model.jnt_dofadr[i])
+        left = right = -1
+        if kind == "touching":
+            left = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "leftpad_geom")
+            right = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "rightpad_geom")
+        rows.append((_native.KINDS[kind], i, left, right))
+    return rows
 
 
 def _same_keys_per_scene(tasks, overrides, models):
