@@ -52,9 +52,6 @@ def tolerance(x, bounds=(0.0, 0.0), margin=0.0, sigmoid="gaussian", value_at_mar
     return jnp.where(in_bounds, 1.0, jnp.where(margin == 0, 0.0, soft))
 
 
-def inverse_tolerance(x, bounds=(0.0, 0.0), margin=0.0, sigmoid="reciprocal"):
-    return 1.0 - tolerance(x, bounds=bounds, margin=margin, sigmoid=sigmoid, value_at_margin=0.0)
-
 
 def hamacher_product(a, b):
     """a*b / (a + b - a*b), 0 when both are 0."""
@@ -194,8 +191,3 @@ def mat_to_quat(xmat):
         [choice == 0, choice == 1, choice == 2], [from_diag(0), from_diag(1), from_diag(2)], from_trace
     )
     return q / norm(q)
-
-
-def wxyz_to_xyzw(q):
-    """MuJoCo's (w, x, y, z) quaternion to scipy's (x, y, z, w)."""
-    return jnp.concatenate([q[1:], q[:1]])
