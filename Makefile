@@ -3,10 +3,13 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# MJX-Warp needs MuJoCo 4 (metaworld's pin says 3.3.0): it gets its own environment.
+WARP_VENV := .venv-warp
+WARP_PY := $(WARP_VENV)/bin/python
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export METAWORLD_JAX_CACHE ?= $(CURDIR)/.cache/metaworld_jax
 
-.PHONY: install test test-slow train bench bench-mt50 clean
+.PHONY: install install-warp test test-slow test-warp train bench bench-mt50 clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +19,23 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-test: install
+$(WARP_VENV)/.installed: requirements/warp.txt pyproject.toml
+	$(PYTHON) -m venv $(WARP_VENV)
+	$(WARP_PY) -m pip install -q --upgrade pip
+	$(WARP_PY) -m pip install -q -r requirements/warp.txt
+	$(WARP_PY) -m pip install -q --no-deps metaworld==3.1.1
+	$(WARP_PY) -m pip install -q --no-deps -e .
+	touch $@
+
+install-warp: $(WARP_VENV)/.installed
+
+# The main suite, then the MJX-Warp tests (Warp's CPU backend here; GPU tests: -m gpu).
+test: install install-warp
 	$(PY) -m pytest -q
+	$(WARP_PY) -m pytest -q -m warp_env
+
+test-warp: install-warp
+	$(WARP_PY) -m pytest -q -m warp_env
 
 test-slow: install
 	$(PY) -m pytest -q -m slow
@@ -35,4 +53,4 @@ bench-mt50: install
 	$(PY) -m benchmarks.report
 
 clean:
-	rm -rf $(VENV) .cache
+	rm -rf $(VENV) $(WARP_VENV) .cache

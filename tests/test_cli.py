@@ -42,8 +42,9 @@ def test_help_lists_every_option_with_defaults():
 @pytest.mark.parametrize("argv, match", [
     (["--tasks", "reach-v9"], "unknown task(s) 'reach-v9'"),
     (["--sampler", "greedy"], "sampler.name must be one of"),
-    (["--backend", "mjx"], "backend 'mjx' is not available yet"),
-    (["--backend", "warp"], "backend 'warp' is not available yet"),
+    (["--backend", "warp"], "backend 'warp' needs a mujoco-mjx with impl='warp'"),
+    (["--block-size", "64"], "--block-size applies to the mjx and warp backends"),
+    (["--backend", "mjx", "--block-size", "0"], "must be >= 1"),
     (["--backend", "bullet"], "unknown backend 'bullet'"),
     (["--total-steps", "1000", "--train.warmup-env-steps", "5000"], "warmup_env_steps (5000) must be <"),
     (["--seeds", "0"], "--seeds must be > 0"),

@@ -79,3 +79,16 @@ def test_deterministic_action_is_tanh_of_mean():
     from drats_jax.agents.sac.update import task_conditioned
     mean, _ = sac.actor.apply(st.actor_params, task_conditioned(obs, task, 2))
     np.testing.assert_allclose(a1, jnp.tanh(mean))
+
+
+def test_block_padding_changes_nothing():
+    """With env.block_size b (MJX backends), each task's episodes are padded to whole blocks
+    of one task; the padding episodes are not counted."""
+    agent = GoTo()
+    plain = PointMass(distances=(0.3, 1.8), episode_length=30, num_goals=8)
+    blocked = PointMass(distances=(0.3, 1.8), episode_length=30, num_goals=8)
+    blocked.block_size = 4  # 10 episodes -> 12 slots per task
+    a = jax.device_get(jax.jit(ev.make_evaluate(plain, agent, episodes_per_task=10))(None))
+    b = jax.device_get(jax.jit(ev.make_evaluate(blocked, agent, episodes_per_task=10))(None))
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])

@@ -68,6 +68,24 @@ def test_capacity_not_multiple_of_slots_rejected():
         make_train(TrainConfig(buffer_capacity=1001, sac=SMALL_SAC), SpyEnv())
 
 
+def test_task_block_draws_one_task_per_block():
+    """MJX backends step one scene per block of slots: the trainer draws tasks per block."""
+    env = PointMass()
+    env.block_size = 4
+    cfg = TrainConfig(num_envs=8, total_env_steps=400, warmup_env_steps=0, buffer_capacity=400, chunk_length=10,
+                      sac=SMALL_SAC)
+    trainer = make_train(cfg, env)
+    for seed in range(5):
+        tasks = np.asarray(trainer.init(jax.random.PRNGKey(seed)).env_state.info["task_id"]).reshape(2, 4)
+        assert (tasks == tasks[:, :1]).all(), tasks
+    assert cfg.resolved_task_block(8, 4) == 4 and cfg.resolved_task_block(10, 4) == 2
+    assert cfg.resolved_task_block(8, 1) == 1  # C backend: every slot draws its own task
+    with pytest.raises(ValueError, match="multiple of task_block"):
+        make_train(TrainConfig(num_envs=8, task_block=3, buffer_capacity=800, sac=SMALL_SAC), PointMass())
+    with pytest.raises(ValueError, match="task_block"):
+        TrainConfig(task_block=0)
+
+
 def test_vmapped_seeds_equal_single_seed_runs_bit_for_bit():
     env = PointMass(episode_length=20)
     cfg = TrainConfig(total_env_steps=640, warmup_env_steps=160, buffer_capacity=640, chunk_length=40,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from metaworld_jax import goals as _goals
-from metaworld_jax.backends import BACKENDS
+from metaworld_jax.backends import BACKENDS, check_available
 from metaworld_jax.env import MetaWorldEnv
 from metaworld_jax.suites import MT10, MT50, SUITES
 from metaworld_jax.tasks import REGISTRY
@@ -57,15 +57,23 @@ def make(
     *,
     task_one_hot: bool = False,
     num_threads: int | None = None,
+    block_size: int | None = None,
+    scene_variant: str | None = None,
 ) -> MetaWorldEnv:
     """Build an env over a task ("reach-v3"), a suite ("mt10", "mt50") or a list of tasks.
 
     Task ids follow the suite's order. Goals: a suite's equal `metaworld.MT10(seed)` /
     `MT50(seed)`; a single task's or a list's equal `metaworld.MT1(name, seed)` per task.
     task_one_hot appends the one-hot task id to the 39-d observation.
+
+    Backends: "mujoco" (C MuJoCo, CPU, exact), "mjx" (MJX-JAX on adapted scenes; GPU/TPU),
+    "warp" (MJX-Warp on stock scenes; NVIDIA GPU). num_threads: host threads of "mujoco".
+    block_size ("mjx"/"warp", default 128): consecutive slots that should share a task so a
+    batched step runs one scene per block (any layout stays correct, only slower).
+    scene_variant ("mujoco" only): "stock" (default) or "mjx", to run C MuJoCo on the
+    scenes MJX-JAX simulates (how the adapter's effect is measured).
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    check_available(backend)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"seed must be an int, got {seed!r}")
     names, suite = resolve_tasks(name_or_suite)
@@ -74,4 +82,7 @@ def make(
         rand_vecs = _goals.goals(tasks, seed)
     else:
         rand_vecs = [_goals.goals([t], seed)[0] for t in tasks]
-    return MetaWorldEnv(tasks, rand_vecs, backend=backend, task_one_hot=task_one_hot, num_threads=num_threads)
+    if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
+        raise ValueError(f"block_size must be a positive int, got {block_size!r}")
+    return MetaWorldEnv(tasks, rand_vecs, backend=backend, task_one_hot=task_one_hot, num_threads=num_threads,
+                        block_size=block_size, scene_variant=scene_variant)

@@ -35,11 +35,16 @@ def _stock_model(scene: str) -> mujoco.MjModel:
     path = metaworld_asset_dir() / scene
     if not path.is_file():
         raise FileNotFoundError(f"scene {scene!r} not found in the metaworld package at {path}")
-    model = mujoco.MjModel.from_xml_path(str(path))
+    return finish_model(mujoco.MjModel.from_xml_path(str(path)))
+
+
+def finish_model(model: mujoco.MjModel) -> mujoco.MjModel:
+    """Applies metaworld's mocap weld fix to a freshly compiled scene (in place)."""
     if model.nmocap > 0:
         for i in range(model.neq):
             if model.eq_type[i] == mujoco.mjtEq.mjEQ_WELD:
-                model.eq_data[i] = _WELD_EQ_DATA
+                # MuJoCo >= 3.4 stores 12 floats per equality; metaworld writes the first 11.
+                model.eq_data[i, : _WELD_EQ_DATA.size] = _WELD_EQ_DATA
     return model
 
 

@@ -56,6 +56,8 @@ class MetaWorldEnv:
         backend: str = "mujoco",
         task_one_hot: bool = False,
         num_threads: int | None = None,
+        block_size: int | None = None,
+        scene_variant: str | None = None,
     ):
         self.tasks = list(tasks)
         self.task_names = tuple(t.name for t in self.tasks)
@@ -67,11 +69,14 @@ class MetaWorldEnv:
         self.reading_layouts = [Layout.of({**COMMON_READINGS, **t.READINGS}) for t in self.tasks]
         self.context_layouts = [Layout.of_sizes(t.context_sizes) for t in self.tasks]
         states, readings, contexts, overrides = self._build_resets()
-        self.backend = make_backend(backend, tasks=self.tasks, overrides=overrides, num_threads=num_threads)
+        self.backend = make_backend(backend, tasks=self.tasks, overrides=overrides, num_threads=num_threads,
+                                    block_size=block_size, scene_variant=scene_variant)
+        # Consecutive slots that should share a task (see backends/task_blocks.py); 1 = any.
+        self.block_size = int(self.backend.block_size)
         r_size = self.backend.reading_size
         c_size = max(l.size for l in self.context_layouts)
         # [T, G, ...] tables; reset = one gather per field.
-        self._reset_physics = jnp.asarray(np.stack([[self.backend.pack(s) for s in per] for per in states]))
+        self._reset_physics = jnp.asarray(np.stack([[self.backend.pack(t, s) for s in per] for t, per in enumerate(states)]))
         self._reset_readings = jnp.asarray(
             np.stack([[np.pad(r, (0, r_size - r.size)) for r in per] for per in readings]), jnp.float32
         )

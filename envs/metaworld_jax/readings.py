@@ -81,29 +81,48 @@ class Layout:
         return out
 
 
+_OBJ = {
+    "body_xpos": mujoco.mjtObj.mjOBJ_BODY,
+    "body_xquat": mujoco.mjtObj.mjOBJ_BODY,
+    "geom_xpos": mujoco.mjtObj.mjOBJ_GEOM,
+    "geom_xmat": mujoco.mjtObj.mjOBJ_GEOM,
+    "touching": mujoco.mjtObj.mjOBJ_GEOM,
+    "site_xpos": mujoco.mjtObj.mjOBJ_SITE,
+    "site_xmat": mujoco.mjtObj.mjOBJ_SITE,
+    "qpos": mujoco.mjtObj.mjOBJ_JOINT,
+    "qvel": mujoco.mjtObj.mjOBJ_JOINT,
+}
+
+
+def resolve(model: mujoco.MjModel, kind: str, name: str) -> int:
+    """The index a reading reads: object id, or the joint's qpos / dof address."""
+    i = mujoco.mj_name2id(model, _OBJ[kind], name)
+    if i < 0:
+        raise ValueError(f"{kind} reading: no {_OBJ[kind].name[6:].lower()} named {name!r} in the scene")
+    if kind == "qpos":
+        return int(model.jnt_qposadr[i])
+    if kind == "qvel":
+        return int(model.jnt_dofadr[i])
+    return i
+
+
+def pad_geoms(model: mujoco.MjModel) -> tuple[int, int]:
+    """(left, right) finger pad geom ids, for `touching` readings."""
+    return (
+        mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "leftpad_geom"),
+        mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "rightpad_geom"),
+    )
+
+
 class HostReader:
     """Fills a reading vector from a C MuJoCo (model, data) pair, in float64."""
 
     def __init__(self, model: mujoco.MjModel, spec: Mapping[str, tuple[str, str]]):
         self.layout = Layout.of(spec)
-        self._getters = [self._getter(model, kind, name) for kind, name in spec.values()]
+        self._getters = [self._getter(model, kind, resolve(model, kind, name)) for kind, name in spec.values()]
 
     @staticmethod
-    def _getter(model, kind, name):
-        obj = {
-            "body_xpos": mujoco.mjtObj.mjOBJ_BODY,
-            "body_xquat": mujoco.mjtObj.mjOBJ_BODY,
-            "geom_xpos": mujoco.mjtObj.mjOBJ_GEOM,
-            "geom_xmat": mujoco.mjtObj.mjOBJ_GEOM,
-            "touching": mujoco.mjtObj.mjOBJ_GEOM,
-            "site_xpos": mujoco.mjtObj.mjOBJ_SITE,
-            "site_xmat": mujoco.mjtObj.mjOBJ_SITE,
-            "qpos": mujoco.mjtObj.mjOBJ_JOINT,
-            "qvel": mujoco.mjtObj.mjOBJ_JOINT,
-        }[kind]
-        i = mujoco.mj_name2id(model, obj, name)
-        if i < 0:
-            raise ValueError(f"{kind} reading: no {obj.name[6:].lower()} named {name!r} in the scene")
+    def _getter(model, kind, i):
         if kind == "body_xpos":
             return lambda d: d.xpos[i]
         if kind == "body_xquat":
@@ -117,13 +136,10 @@ class HostReader:
         if kind == "site_xmat":
             return lambda d: d.site_xmat[i]
         if kind == "qpos":
-            adr = model.jnt_qposadr[i]
-            return lambda d: d.qpos[adr : adr + 1]
+            return lambda d: d.qpos[i : i + 1]
         if kind == "qvel":
-            adr = model.jnt_dofadr[i]
-            return lambda d: d.qvel[adr : adr + 1]
-        left = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "leftpad_geom")
-        right = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "rightpad_geom")
+            return lambda d: d.qvel[i : i + 1]
+        left, right = pad_geoms(model)
         return lambda d: np.array([_touching(d, i, left, right)])
 
     def read(self, data: mujoco.MjData, out: np.ndarray) -> None:

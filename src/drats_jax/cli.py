@@ -27,8 +27,6 @@ import tyro
 
 from drats_jax.config import SACConfig, SamplerConfig, TrainConfig
 
-AVAILABLE_BACKENDS = ("mujoco",)
-PLANNED_BACKENDS = ("mjx", "warp")  # accepted names that have no implementation yet
 CONFIG_FILE = "config.json"
 # RunConfig fields that may change when resuming (they do not change what is computed).
 RESUMABLE_CHANGES = ("out", "resume", "progress", "wandb", "wandb_project", "checkpoint_interval",
@@ -60,8 +58,10 @@ class RunConfig:
 
     # Tasks: mt10, mt50, a task (reach-v3) or a comma list (reach-v3,push-v3).
     tasks: str = "mt10"
-    # Physics backend: mujoco (mjx and warp are not available yet).
+    # Physics backend: mujoco (C MuJoCo, CPU), mjx (MJX-JAX, GPU/TPU), warp (MJX-Warp, NVIDIA GPU).
     backend: str = "mujoco"
+    # mjx/warp: consecutive slots stepped as one scene (None: the backend's default, 128).
+    block_size: int | None = None
     # Independent seeds, vmapped in one program (seed s uses split(PRNGKey(--seed), N)[s]).
     seeds: int = 1
     # Run folder (default: runs/<tasks>-<sampler>-<date-time>); must not exist unless resuming.
@@ -221,14 +221,14 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.t
 
 def check_names(cfg: RunConfig) -> tuple[str, ...]:
     """Backend and task names (no env is built). Returns the task names."""
-    if cfg.backend in PLANNED_BACKENDS:
-        raise UsageError(f"backend {cfg.backend!r} is not available yet; available: {', '.join(AVAILABLE_BACKENDS)}")
-    if cfg.backend not in AVAILABLE_BACKENDS:
-        raise UsageError(f"unknown backend {cfg.backend!r}; choose one of "
-                         f"{', '.join(AVAILABLE_BACKENDS + PLANNED_BACKENDS)} (mjx, warp: not available yet)")
     import metaworld_jax  # noqa: PLC0415
+    from metaworld_jax.backends import check_available  # noqa: PLC0415
 
     try:
+        check_available(cfg.backend)
+        if cfg.block_size is not None and (cfg.backend == "mujoco" or cfg.block_size < 1):
+            raise ValueError(f"--block-size applies to the mjx and warp backends and must be >= 1, "
+                             f"got {cfg.block_size} with --backend {cfg.backend}")
         names, _ = metaworld_jax.resolve_tasks(cfg.tasks)
     except ValueError as exc:
         raise UsageError(_one_line(exc)) from None

@@ -12,6 +12,7 @@ Units: ``*_env_steps`` count transitions summed over all env slots; ``*_interval
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -146,6 +147,9 @@ class TrainConfig:
 
     seed: Annotated[int, tyro.conf.arg(name="seed", prefix_name=False)] = 0  # base PRNG seed of the run
     num_envs: int | None = None  # env slots stepped in parallel; None -> one per task
+    # Consecutive slots that share one task draw at reset; None -> gcd(num_envs, env.block_size):
+    # 1 on the C backend (every slot draws), a block of one scene on the MJX backends.
+    task_block: int | None = None
     # Transitions over all slots (per seed), warm-up included.
     total_env_steps: Annotated[int, tyro.conf.arg(name="total-steps", prefix_name=False)] = 2_000_000
     warmup_env_steps: int = 10_000  # random-action transitions before learning starts
@@ -159,6 +163,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.num_envs is not None:
             _positive("num_envs", self.num_envs)
+        if self.task_block is not None:
+            _positive("task_block", self.task_block)
         _positive("total_env_steps", self.total_env_steps)
         if self.warmup_env_steps < 0:
             raise ValueError(f"warmup_env_steps must be >= 0, got {self.warmup_env_steps}")
@@ -186,6 +192,9 @@ class TrainConfig:
     def resolved_num_envs(self, num_tasks: int) -> int:
         return num_tasks if self.num_envs is None else int(self.num_envs)
 
+    def resolved_task_block(self, num_envs: int, env_block_size: int = 1) -> int:
+        return math.gcd(num_envs, int(env_block_size)) if self.task_block is None else int(self.task_block)
+
 
 def validate_for_env(config: TrainConfig, env: Any) -> None:
     """Checks that need the env (N tasks, sizes). Raises ValueError; traces nothing."""
@@ -210,6 +219,9 @@ def validate_for_env(config: TrainConfig, env: Any) -> None:
             f"buffer_capacity ({config.buffer_capacity}) must be a multiple of num_envs ({e}): "
             "each vector step writes one contiguous block of num_envs rows into the ring"
         )
+    block = config.resolved_task_block(e, getattr(env, "block_size", 1))
+    if e % block != 0:
+        raise ValueError(f"num_envs ({e}) must be a multiple of task_block ({block}): slots draw tasks per block")
     if config.buffer_capacity < config.sac.batch_size:
         raise ValueError(
             f"buffer_capacity ({config.buffer_capacity}) is smaller than one batch "

@@ -29,9 +29,14 @@ MAX_REWARD_PER_STEP = 10.0
 def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50) -> Callable[[Any], dict]:
     """-> evaluate(agent_state) -> {"success": f32[N], "return": f32[N]} (pure; jit/vmap it)."""
     n, k = int(env.num_tasks), int(episodes_per_task)
-    slots = n * k
-    task = jnp.repeat(jnp.arange(n, dtype=jnp.int32), k)  # slot i: task i // k
-    goal = jnp.tile(jnp.arange(k, dtype=jnp.int32) % int(env.num_goals), n)  # episode j: goal j % G
+    # Each task's slots are padded to whole blocks of one scene (MJX backends; 1 on the C
+    # backend); the padding episodes run but are not counted.
+    block = int(getattr(env, "block_size", 1))
+    k_pad = -(-k // block) * block
+    slots = n * k_pad
+    task = jnp.repeat(jnp.arange(n, dtype=jnp.int32), k_pad)  # slot i: task i // k_pad
+    goal = jnp.tile(jnp.arange(k_pad, dtype=jnp.int32) % int(env.num_goals), n)  # episode j: goal j % G
+    counted = jnp.tile(jnp.arange(k_pad) < k, n)
     horizon = int(env.episode_length)
     v_reset, v_step = jax.vmap(env.reset), jax.vmap(env.step)
 
@@ -53,11 +58,11 @@ def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50) -> Callable
             active = active & ~hit & ~nxt.done.astype(bool)
             return t + 1, nxt, active, ret, success
 
-        carry = (jnp.zeros((), jnp.int32), state, jnp.ones((slots,), bool), jnp.zeros((slots,), jnp.float32),
+        carry = (jnp.zeros((), jnp.int32), state, counted, jnp.zeros((slots,), jnp.float32),
                  jnp.zeros((slots,), bool))
         _, _, _, ret, success = lax.while_loop(cond, body, carry)
-        return {"success": jnp.mean(success.reshape(n, k).astype(jnp.float32), axis=1),
-                "return": jnp.mean(ret.reshape(n, k), axis=1)}
+        success = success.reshape(n, k_pad)[:, :k].astype(jnp.float32)
+        return {"success": jnp.mean(success, axis=1), "return": jnp.mean(ret.reshape(n, k_pad)[:, :k], axis=1)}
 
     return evaluate
 

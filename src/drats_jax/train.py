@@ -6,7 +6,8 @@ One *vector step* (one lax.scan iteration) does, in order:
   1. act in every slot (uniform random actions during warm-up, else the SAC policy),
   2. step all slots (``jax.vmap(env.step)``) and insert the E transitions into the ring,
   3. add steps / finished episodes to the per-task statistics,
-  4. autoreset finished slots: task ~ Categorical(log q), goal ~ U{0..num_goals-1},
+  4. autoreset finished slots: task ~ Categorical(log q) (per block of slots on the MJX
+     backends, see TrainConfig.task_block), goal ~ U{0..num_goals-1},
      ``jax.vmap(env.reset)`` merged in with ``jnp.where``,
   5. (after warm-up) K = updates_per_step SAC gradient steps (inner lax.scan),
   6. every ``sampler.interval`` vector steps: update q from the window, clear the window.
@@ -137,6 +138,7 @@ def make_train(config: TrainConfig, env: Any) -> Trainer:
     validate_for_env(config, env)  # raises ValueError before anything compiles
     n = int(env.num_tasks)
     e = config.resolved_num_envs(n)
+    block = config.resolved_task_block(e, getattr(env, "block_size", 1))
     obs_size, action_size = int(env.observation_size), int(env.action_size)
     num_goals = int(env.num_goals)
     sac_cfg, s_cfg = config.sac, config.sampler
@@ -157,10 +159,12 @@ def make_train(config: TrainConfig, env: Any) -> Trainer:
     v_step = jax.vmap(env.step)
 
     def draw_tasks(rng, sampler_state):
-        """Task and goal for every slot: task ~ Categorical(log q), goal uniform. i32[E] each."""
+        """Task and goal for every slot: task ~ Categorical(log q) per block of `block`
+        consecutive slots (1 on the C backend: per slot), goal uniform per slot. i32[E] each."""
         k_task, k_goal = jax.random.split(rng)
         q = sampler.probabilities(sampler_state)
-        task = jax.random.categorical(k_task, jnp.log(q), shape=(e,)).astype(jnp.int32)
+        task = jax.random.categorical(k_task, jnp.log(q), shape=(e // block,)).astype(jnp.int32)
+        task = jnp.repeat(task, block)
         goal = jax.random.randint(k_goal, (e,), 0, num_goals, dtype=jnp.int32)
         return task, goal
 
@@ -391,7 +395,7 @@ def prepare(argv: list[str] | None = None) -> Prepared:
             raise cli.UsageError("--wandb needs the wandb package, which is not installed") from None
     import metaworld_jax  # noqa: PLC0415
 
-    env = metaworld_jax.make(cfg.tasks, backend=cfg.backend, seed=cfg.env_seed)
+    env = metaworld_jax.make(cfg.tasks, backend=cfg.backend, seed=cfg.env_seed, block_size=cfg.block_size)
     try:
         trainer = make_train(cfg.train, env)
     except ValueError as exc:

@@ -24,18 +24,18 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from metaworld_jax import assets
 from metaworld_jax.backends import native as _native
-from metaworld_jax.goals import NUM_GOALS
+from metaworld_jax.backends import scene_adapter
+from metaworld_jax.backends.overrides import complete_overrides
 from metaworld_jax.host_sim import FRAME_SKIP, MOCAP_QUAT, STATE_SPEC
-from metaworld_jax.readings import COMMON_READINGS, HostReader
+from metaworld_jax.readings import COMMON_READINGS, HostReader, pad_geoms, resolve
 
 
 class _Worker:
     """One thread's private models and datas (one per scene), so threads never share."""
 
-    def __init__(self, scenes: Sequence[str]):
-        self.models = {s: assets.load_model(s) for s in dict.fromkeys(scenes)}
+    def __init__(self, scenes: Sequence[str], variant: str):
+        self.models = {s: scene_adapter.load(s, variant) for s in dict.fromkeys(scenes)}
         self.datas = {s: mujoco.MjData(m) for s, m in self.models.items()}
         self.applied: dict[str, tuple[int, int]] = {}  # scene -> (task, goal) overrides in place
 
@@ -50,12 +50,15 @@ class _Worker:
 class MujocoBackend:
     name = "mujoco"
 
-    def __init__(self, tasks, overrides, num_threads: int | None = None):
-        """tasks: list of Task; overrides: per task {("body"|"site", name): f64[G, 3]}."""
+    block_size = 1  # any slot may hold any task at no extra cost
+
+    def __init__(self, tasks, overrides, num_threads: int | None = None, scenes: str = "stock"):
+        """tasks: list of Task; overrides: per task {("body"|"site", name): f64[G, 3]};
+        scenes: "stock" (metaworld's) or "mjx" (the MJX-JAX variant, see scene_adapter)."""
         self.tasks = list(tasks)
         self.scenes = [t.scene for t in self.tasks]
-        probe = {s: assets.load_model(s) for s in dict.fromkeys(self.scenes)}
-        overrides = _same_keys_per_scene(self.tasks, overrides, probe)
+        probe = {s: scene_adapter.load(s, scenes) for s in dict.fromkeys(self.scenes)}
+        overrides = complete_overrides(self.tasks, overrides, probe)
         self.readers = [HostReader(probe[t.scene], {**COMMON_READINGS, **t.READINGS}) for t in self.tasks]
         self.state_sizes = [mujoco.mj_stateSize(probe[s], STATE_SPEC) for s in self.scenes]
         self.physics_words = 2 * max(self.state_sizes)  # float64 as uint32 pairs
@@ -67,7 +70,7 @@ class MujocoBackend:
         ]
         self._override_vals = [np.stack(list(ov.values()), axis=1) if ov else None for ov in overrides]
         n = num_threads or min(os.cpu_count() or 1, 8)
-        self._workers = [_Worker(self.scenes) for _ in range(n)]
+        self._workers = [_Worker(self.scenes, scenes) for _ in range(n)]
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=n) if n > 1 else None
         self.native = _native.load()  # None: the Python loop
         if self.native is not None:
@@ -75,8 +78,8 @@ class MujocoBackend:
             self._native_ptrs = [w.pointers(self.scenes) for w in self._workers]
 
     # ---------- packing ----------
-    def pack(self, state64: np.ndarray) -> np.ndarray:
-        """f64[n] physics state -> u32[physics_words] (zero padded)."""
+    def pack(self, task: int, state64: np.ndarray) -> np.ndarray:
+        """Task `task`'s f64[n] mjSTATE_INTEGRATION state -> u32[physics_words] (zero padded)."""
         out = np.zeros(self.physics_words // 2, np.float64)
         out[: state64.shape[0]] = state64
         return out.view(np.uint32)
@@ -204,40 +207,9 @@ class MujocoBackend:
 
 def _native_plan(model, spec):
     """Reading spec -> rows (kind, index, left pad, right pad) for native_step.c, in
-    HostReader's order (it has validated the names)."""
-    obj = {"body": mujoco.mjtObj.mjOBJ_BODY, "geom": mujoco.mjtObj.mjOBJ_GEOM,
-           "site": mujoco.mjtObj.mjOBJ_SITE, "qpos": mujoco.mjtObj.mjOBJ_JOINT,
-           "qvel": mujoco.mjtObj.mjOBJ_JOINT, "touching": mujoco.mjtObj.mjOBJ_GEOM}
+    HostReader's order."""
     rows = []
     for kind, name in spec.values():
-        i = mujoco.mj_name2id(model, obj[kind.split("_")[0]], name)
-        if kind == "qpos":
-            i = int(model.jnt_qposadr[i])
-        elif kind == "qvel":
-            i = int(model.jnt_dofadr[i])
-        left = right = -1
-        if kind == "touching":
-            left = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "leftpad_geom")
-            right = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "rightpad_geom")
-        rows.append((_native.KINDS[kind], i, left, right))
+        left, right = pad_geoms(model) if kind == "touching" else (-1, -1)
+        rows.append((_native.KINDS[kind], resolve(model, kind, name), left, right))
     return rows
-
-
-def _same_keys_per_scene(tasks, overrides, models):
-    """Tasks sharing a scene may move different bodies; a task that does not move one must
-    see its stock position, so every task of a scene overrides the union of their keys."""
-    keys_by_scene: dict[str, dict] = {}
-    for t, ov in zip(tasks, overrides):
-        keys_by_scene.setdefault(t.scene, {}).update(dict.fromkeys(ov))
-    out = []
-    for t, ov in zip(tasks, overrides):
-        m = models[t.scene]
-        full = {}
-        for kind, name in keys_by_scene[t.scene]:
-            if (kind, name) in ov:
-                full[(kind, name)] = ov[(kind, name)]
-            else:
-                stock = m.body(name).pos if kind == "body" else m.site(name).pos
-                full[(kind, name)] = np.tile(stock, (NUM_GOALS, 1))
-        out.append(full)
-    return out
