@@ -9,7 +9,7 @@ WARP_PY := $(WARP_VENV)/bin/python
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export METAWORLD_JAX_CACHE ?= $(CURDIR)/.cache/metaworld_jax
 
-.PHONY: install install-warp test test-slow test-warp train bench bench-mt50 clean
+.PHONY: install install-warp test test-slow test-warp train bench bench-mt50 bench-gpu clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench: install
 bench-mt50: install
 	$(PY) -m benchmarks.run --preset mt50 $(BENCH_ARGS)
 	$(PY) -m benchmarks.report
+
+# GPU proof of the MJX backends (both run in .venv-warp; on a GPU add jax's CUDA plugin there).
+bench-gpu: install-warp
+	$(WARP_PY) -m benchmarks.gpu $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(WARP_VENV) .cache

@@ -11,7 +11,8 @@ import subprocess
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-_PACKAGES = ("jax", "jaxlib", "flax", "optax", "mujoco", "mujoco-mjx", "metaworld", "gymnasium", "numpy")
+_PACKAGES = ("jax", "jaxlib", "flax", "optax", "mujoco", "mujoco-mjx", "warp-lang", "metaworld", "gymnasium",
+             "numpy", "mtcworldmjx")
 
 
 def _cpu_model() -> str | None:

@@ -158,6 +158,7 @@ def _quiet_warp() -> None:
 
     if not os.environ.get("METAWORLD_JAX_WARP_VERBOSE"):
         warp.config.quiet = True
+        warp.config.log_level = getattr(warp, "LOG_WARNING", warp.config.log_level)
 
 
 class MjxBackend:
