@@ -32,10 +32,10 @@ install-warp: $(WARP_VENV)/.installed
 # The main suite, then the MJX-Warp tests (Warp's CPU backend here; GPU tests: -m gpu).
 test: install install-warp
 	$(PY) -m pytest -q
-	$(WARP_PY) -m pytest -q -m warp_env
+	$(WARP_PY) -m pytest -q -m warp_env tests/test_warp_backend.py
 
 test-warp: install-warp
-	$(WARP_PY) -m pytest -q -m warp_env
+	$(WARP_PY) -m pytest -q -m warp_env tests/test_warp_backend.py
 
 test-slow: install
 	$(PY) -m pytest -q -m slow

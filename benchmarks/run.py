@@ -799,6 +799,9 @@ def main(argv=None) -> int:
                     help="keep JAX's persistent compilation cache on (compile times then measure cache loads)")
     ap.add_argument("--no-plot", action="store_true")
     args = ap.parse_args(argv)
+    if args.backend != "mujoco":
+        ap.error("this benchmark runs the C MuJoCo backend; for mjx and warp use "
+                 "`python -m benchmarks.gpu` (make bench-gpu)")
     run_preset(args.preset, tuple(args.sections), args.backend, args.out_dir, args.compile_cache,
                plot_png=not args.no_plot)
     return 0

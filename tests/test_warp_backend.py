@@ -91,3 +91,24 @@ def test_warp_touching_matches_c_through_a_scripted_grasp():
     print(f"\n{name}: touching on {int(t_c.sum())}/{steps} steps in C, {int(t_w.sum())} in warp; agree on {agree:.0%}")
     assert t_c.sum() >= 10  # the policy did grasp the stick
     assert agree >= 0.95
+
+
+def test_train_cli_end_to_end_on_warp(tmp_path):
+    """`python -m drats_jax.train --backend warp`: blocks of one task, training, evaluation
+    (episodes padded to whole blocks), checkpoint, summary."""
+    import json
+
+    from drats_jax.train import main
+
+    out = tmp_path / "run"
+    argv = ["--tasks", "reach-v3,push-v3", "--backend", "warp", "--block-size", "2", "--train.num-envs", "2",
+            "--total-steps", "160", "--train.warmup-env-steps", "40", "--train.chunk-length", "20",
+            "--train.buffer-capacity", "160", "--train.sac.hidden-width", "16", "--train.sac.hidden-depth", "1",
+            "--train.sac.batch-size", "16", "--train.sampler.interval", "10", "--eval-episodes", "2",
+            "--eval-interval", "0", "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert json.loads((out / "config.json").read_text())["backend"] == "warp"
+    text = json.dumps(summary)
+    assert "reach-v3" in text and "push-v3" in text
+    assert any((out / "checkpoints").iterdir())

@@ -43,7 +43,7 @@ def finish_model(model: mujoco.MjModel) -> mujoco.MjModel:
     if model.nmocap > 0:
         for i in range(model.neq):
             if model.eq_type[i] == mujoco.mjtEq.mjEQ_WELD:
-                # MuJoCo >= 3.4 stores 12 floats per equality; metaworld writes the first 11.
+                # MuJoCo 4 stores 12 floats per equality (3.3: 11); metaworld writes the first 11.
                 model.eq_data[i, : _WELD_EQ_DATA.size] = _WELD_EQ_DATA
     return model
 

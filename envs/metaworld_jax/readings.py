@@ -117,18 +117,23 @@ def pad_geoms(model: mujoco.MjModel) -> tuple[int, int]:
 class HostReader:
     """Fills a reading vector from a C MuJoCo (model, data) pair, in float64."""
 
-    def __init__(self, model: mujoco.MjModel, spec: Mapping[str, tuple[str, str]]):
+    def __init__(self, model: mujoco.MjModel, spec: Mapping[str, tuple[str, str]], frame_fix=None):
+        """frame_fix: {geom id: f64[3, 3]} maps a geom's frame back to the stock scene's
+        (`scene_adapter.AdaptedScene.frame_fix`); empty for stock scenes."""
         self.layout = Layout.of(spec)
+        self._fix = dict(frame_fix or {})
         self._getters = [self._getter(model, kind, resolve(model, kind, name)) for kind, name in spec.values()]
 
-    @staticmethod
-    def _getter(model, kind, i):
+    def _getter(self, model, kind, i):
         if kind == "body_xpos":
             return lambda d: d.xpos[i]
         if kind == "body_xquat":
             return lambda d: d.xquat[i]
         if kind == "geom_xpos":
             return lambda d: d.geom_xpos[i]
+        if kind == "geom_xmat" and i in self._fix:
+            fix = self._fix[i]
+            return lambda d: (d.geom_xmat[i].reshape(3, 3) @ fix).reshape(9)
         if kind == "geom_xmat":
             return lambda d: d.geom_xmat[i]
         if kind == "site_xpos":

@@ -93,10 +93,12 @@ class StateLayout:
 class DeviceReader:
     """Fills a task's reading vector from an mjx.Data, in JAX (f32)."""
 
-    def __init__(self, model: mujoco.MjModel, spec):
+    def __init__(self, model: mujoco.MjModel, spec, frame_fix=None):
+        """frame_fix: {geom id: f64[3, 3]}, see `scene_adapter.AdaptedScene.frame_fix`."""
         self.layout = Layout.of(spec)
         self._items = [(kind, resolve(model, kind, name)) for kind, name in spec.values()]
         self._pads = pad_geoms(model)
+        self._fix = {i: np.asarray(c, np.float32) for i, c in (frame_fix or {}).items()}
 
     def read(self, d, size: int, lane=0):
         parts = []
@@ -108,7 +110,8 @@ class DeviceReader:
             elif kind == "geom_xpos":
                 parts.append(d.geom_xpos[i])
             elif kind == "geom_xmat":
-                parts.append(d.geom_xmat[i].reshape(9))
+                xmat = d.geom_xmat[i].reshape(3, 3)
+                parts.append((xmat @ self._fix[i] if i in self._fix else xmat).reshape(9))
             elif kind == "site_xpos":
                 parts.append(d.site_xpos[i])
             elif kind == "site_xmat":
@@ -181,7 +184,8 @@ class MjxBackend:
         overrides = complete_overrides(self.tasks, overrides, models)
         self._models = models
         self._layouts = {s: StateLayout.of(m) for s, m in models.items()}
-        self._readers = [DeviceReader(models[t.scene], {**COMMON_READINGS, **t.READINGS}) for t in self.tasks]
+        self._readers = [DeviceReader(models[t.scene], {**COMMON_READINGS, **t.READINGS},
+                                      scene_adapter.frame_fix(t.scene, variant)) for t in self.tasks]
         self.physics_size = max(l.size for l in self._layouts.values())
         self.reading_size = max(r.layout.size for r in self._readers)
         self._host_data = {s: mujoco.MjData(m) for s, m in models.items()}

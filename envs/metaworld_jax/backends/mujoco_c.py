@@ -59,7 +59,8 @@ class MujocoBackend:
         self.scenes = [t.scene for t in self.tasks]
         probe = {s: scene_adapter.load(s, scenes) for s in dict.fromkeys(self.scenes)}
         overrides = complete_overrides(self.tasks, overrides, probe)
-        self.readers = [HostReader(probe[t.scene], {**COMMON_READINGS, **t.READINGS}) for t in self.tasks]
+        self.readers = [HostReader(probe[t.scene], {**COMMON_READINGS, **t.READINGS},
+                                   scene_adapter.frame_fix(t.scene, scenes)) for t in self.tasks]
         self.state_sizes = [mujoco.mj_stateSize(probe[s], STATE_SPEC) for s in self.scenes]
         self.physics_words = 2 * max(self.state_sizes)  # float64 as uint32 pairs
         self.reading_size = max(r.layout.size for r in self.readers)
@@ -72,7 +73,8 @@ class MujocoBackend:
         n = num_threads or min(os.cpu_count() or 1, 8)
         self._workers = [_Worker(self.scenes, scenes) for _ in range(n)]
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=n) if n > 1 else None
-        self.native = _native.load()  # None: the Python loop
+        # None: the Python loop (also for adapted scenes, whose readings may need frame fixes).
+        self.native = _native.load() if scenes == "stock" else None
         if self.native is not None:
             self._native_tables = self._build_native_tables(probe)
             self._native_ptrs = [w.pointers(self.scenes) for w in self._workers]

@@ -11,7 +11,8 @@ close to it as possible. The edits, each switchable in `AdapterOptions`:
            `maxhullvert`; MJX collides meshes through their hull anyway, and its cost
            grows with the vertex count: the gripper base hull has ~880)
   margins  margin and gap -> 0 on geoms that can touch a mesh (the finger pads and claws
-           carry 1 mm)
+           carry 1 mm); with `inflate` (default) those boxes grow by their margin, so contact
+           starts at the same distance (zeroing alone lost grasps: handle-pull-side 50 -> 33)
   solver   iterations / ls_iterations (None keeps metaworld's 50 / 50)
 
 Nothing else changes: body masses, inertias and frames are copied from the stock model, so
@@ -40,6 +41,9 @@ class AdapterOptions:
     hulls: bool = True
     hull_vertices: int = 64
     margins: bool = True
+    # With margins: grow each box geom whose margin is zeroed by that margin (contact starts
+    # at the same distance, as a penetration instead of a margin contact).
+    inflate: bool = True
     iterations: int | None = None
     ls_iterations: int | None = None
 
@@ -58,6 +62,10 @@ class AdapterOptions:
 class AdaptedScene:
     model: mujoco.MjModel
     edits: tuple[str, ...]  # one line per concrete edit, e.g. "prism: geom 37 (objGeom) r=0.02 h=0.02"
+    # geom id -> f64[3, 3] C with stock geom_xmat = adapted geom_xmat @ C. MuJoCo expresses a
+    # mesh geom in the mesh's principal axes, so a prism's frame may turn (same shape, same
+    # place); readings of its orientation are mapped back to the stock frame.
+    frame_fix: dict = dataclasses.field(default_factory=dict)
 
 
 def prism_vertices(radius: float, half_height: float, sides: int) -> np.ndarray:
@@ -124,6 +132,9 @@ def adapt(scene: str, options: AdapterOptions = AdapterOptions()) -> AdaptedScen
                 continue
             if any(is_mesh[j] and _can_touch(stock, i, j) for j in range(stock.ngeom) if j != i):
                 edits.append(f"margin: {label(i)} margin {stock.geom_margin[i]:g} gap {stock.geom_gap[i]:g} -> 0")
+                if options.inflate and stock.geom_type[i] == mujoco.mjtGeom.mjGEOM_BOX:
+                    g.size = stock.geom_size[i] + stock.geom_margin[i]
+                    edits.append(f"inflate: {label(i)} half-sizes + {stock.geom_margin[i]:g}")
                 g.margin, g.gap = 0.0, 0.0
 
     if options.iterations is not None:
@@ -144,7 +155,26 @@ def adapt(scene: str, options: AdapterOptions = AdapterOptions()) -> AdaptedScen
         b.fullinertia = np.full(6, np.nan)
     model = assets.finish_model(spec.compile())
     _check_same_dynamics(scene, stock, model)
-    return AdaptedScene(model=model, edits=tuple(edits))
+    frame_fix = {}
+    for i in range(stock.ngeom):
+        if not np.allclose(model.geom_pos[i], stock.geom_pos[i], atol=1e-9):
+            raise RuntimeError(f"{scene}: {label(i)} moved in the adapted scene")
+        if not np.allclose(model.geom_quat[i], stock.geom_quat[i], atol=1e-12):
+            frame_fix[i] = _quat_mat(model.geom_quat[i]).T @ _quat_mat(stock.geom_quat[i])
+    return AdaptedScene(model=model, edits=tuple(edits), frame_fix=frame_fix)
+
+
+def frame_fix(scene: str, variant: "str | AdapterOptions" = "stock") -> dict:
+    """`AdaptedScene.frame_fix` of a scene variant ({} for the stock scene)."""
+    if isinstance(variant, AdapterOptions):
+        return adapt(scene, variant).frame_fix
+    return adapt(scene).frame_fix if variant == "mjx" else {}
+
+
+def _quat_mat(q) -> np.ndarray:
+    out = np.zeros(9)
+    mujoco.mju_quat2Mat(out, np.asarray(q, np.float64))
+    return out.reshape(3, 3)
 
 
 SCENE_VARIANTS = ("stock", "mjx")
