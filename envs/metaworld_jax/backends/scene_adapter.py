@@ -1,6 +1,6 @@
 """Scene adapter for MJX's JAX implementation (backend="mjx").
 
-MJX-JAX rejects 25 of metaworld's 36 stock scenes (39 of 50 tasks): it has no collision
+MJX-JAX rejects 28 of metaworld's 36 stock scenes (39 of 50 tasks): it has no collision
 function for cylinder-box and cylinder-mesh pairs, and no margin on pairs with a mesh. This
 module edits a stock scene through `mujoco.MjSpec` so MJX-JAX accepts it while staying as
 close to it as possible. The edits, each switchable in `AdapterOptions`:
