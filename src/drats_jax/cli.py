@@ -204,9 +204,7 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.t
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            cfg = tyro.cli(RunConfig, default=default, args=argv, prog=prog,
-                           description="Train multi-task SAC with a task sampler (DRATS, uniform, LP, SMT) on "
-                           "MetaWorld; evaluate, log and checkpoint.")
+            cfg = _tyro_cli(default, argv, prog)
     except SystemExit as exc:
         if exc.code in (0, None):
             raise
@@ -217,6 +215,21 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.t
         check_resumable(saved, cfg)
     check_names(cfg)
     return cfg
+
+
+def _tyro_cli(default, argv, prog):
+    kwargs = dict(default=default, args=argv, prog=prog,
+                  description="Train multi-task SAC with a task sampler (DRATS, uniform, LP, SMT) on "
+                  "MetaWorld; evaluate, log and checkpoint.")
+    try:
+        return tyro.cli(RunConfig, **kwargs)
+    except SystemError as exc:
+        # CPython < 3.11.8 can raise a spurious "AST constructor recursion depth mismatch"
+        # from ast.parse (gh-106905), which tyro uses to read the options' help comments.
+        # It depends on timing; a second parse succeeds.
+        if "recursion depth mismatch" not in str(exc):
+            raise
+        return tyro.cli(RunConfig, **kwargs)
 
 
 def check_names(cfg: RunConfig) -> tuple[str, ...]:
