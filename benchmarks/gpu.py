@@ -11,8 +11,9 @@ Sections (all in one run, one machine, so ratios compare like with like):
             MJX backend and on C MuJoCo (the reference, same scenes as metaworld): per task
             successes, and whether the backend keeps >= 90% of the reference's successes.
   speed     env-steps/s of a jitted `lax.scan` of random-action steps for each backend, suite
-            and batch size (slots in blocks of `block_size`, one task per block, as the
-            trainer assigns them); compile time = first call - one timed call.
+            and batch size: one task per block, as the trainer assigns them, with the largest
+            block (<= --block-size) that gives every task of the suite a block; compile time =
+            first call - one timed call.
   peers     MTCWorldMJX (if it installs) at the same suites and batch sizes.
 Writes benchmarks/results/bench-gpu-<time>.json (device name, versions) and prints a summary.
 On a CPU, `--quick` shrinks every size so the whole path runs in minutes (a smoke test).
@@ -137,13 +138,21 @@ def policies(suite, backends, goals: int, steps: int, block: int) -> dict:
 # ----------------------------------------------------------------------------- speed
 
 
+def _block_for(batch: int, num_tasks: int, cap: int) -> int:
+    """The largest block (a divisor of batch, <= cap) that still leaves every task a block."""
+    limit = max(1, min(cap, batch // num_tasks))
+    return max(d for d in range(1, limit + 1) if batch % d == 0)
+
+
 def speed(suite, backend: str, batch: int, block: int, steps: int, repeats: int) -> dict:
     """env-steps/s of one jitted scan of `steps` random-action vector steps over `batch` slots."""
     import jax
     import jax.numpy as jnp
 
-    env, make_s = _make(suite, backend, block)
-    b = min(block, batch)
+    import metaworld_jax
+
+    b = _block_for(batch, len(metaworld_jax.resolve_tasks(suite)[0]), block)
+    env, make_s = _make(suite, backend, b)
     tasks = jnp.repeat(jnp.arange(batch // b, dtype=jnp.int32) % env.num_tasks, b)
     goals = jnp.arange(batch, dtype=jnp.int32) % env.num_goals
     v_step = jax.vmap(env.step)
@@ -181,7 +190,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     ap.add_argument("--suites", nargs="+", default=["mt10", "mt50"], help="mt10, mt50 or comma lists of tasks")
     ap.add_argument("--batches", nargs="+", type=int, default=[1024, 4096, 16384])
-    ap.add_argument("--block-size", type=int, default=256, help="slots per block (one task per block)")
+    ap.add_argument("--block-size", type=int, default=256, help="most slots per block (one task per block)")
     ap.add_argument("--steps", type=int, default=100, help="vector steps per timed call (speed)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--policy-suite", default="mt50", help="suite of the scenes/policies sections")
