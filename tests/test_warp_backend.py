@@ -112,3 +112,25 @@ def test_train_cli_end_to_end_on_warp(tmp_path):
     text = json.dumps(summary)
     assert "reach-v3" in text and "push-v3" in text
     assert any((out / "checkpoints").iterdir())
+
+
+def test_gpu_proof_script_runs_every_section(tmp_path):
+    """`benchmarks/gpu.py --quick` (what `make bench-gpu` runs at full size on a GPU): scenes
+    against C MuJoCo, scripted-policy successes against C's, env-steps/s; JSON with versions."""
+    import json
+
+    from benchmarks import gpu
+
+    tasks = "reach-v3,push-v3"
+    assert gpu.main(["--quick", "--backends", "warp", "--suites", tasks, "--policy-suite", tasks, "--batches", "4",
+                     "--block-size", "2", "--steps", "2", "--repeats", "1", "--sections", "scenes", "policies",
+                     "speed", "peers", "--out-dir", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("bench-gpu-quick-*.json")
+    r = json.loads(path.read_text())
+    assert r["versions"]["mujoco-mjx"] and r["device"]
+    assert r["scenes"]["backends"]["warp"]["all_finite"]
+    ref = r["policies"]["reference"]["counts"]
+    assert set(ref) == {"reach-v3", "push-v3"} and set(r["policies"]["backends"]["warp"]["counts"]) == set(ref)
+    (speed,) = r["speed"]
+    assert speed["block_size"] == 2 and speed["env_steps_per_s"] > 0
+    assert "mtcworldmjx" in r["peers"]
