@@ -58,6 +58,7 @@ def scenes(suite, backends, goals_per_task: int, steps: int, block: int) -> dict
     """Same start, same random actions: every backend vs C MuJoCo, per task."""
     import jax
     import jax.numpy as jnp
+    from metaworld_jax.rollout import rollout
 
     out = {}
     for backend in ("mujoco", *backends):
@@ -67,8 +68,7 @@ def scenes(suite, backends, goals_per_task: int, steps: int, block: int) -> dict
 
         @jax.jit
         def roll(actions, env=env):
-            s0 = jax.vmap(env.reset, in_axes=(None, 0, 0))(jax.random.PRNGKey(0), jnp.asarray(tasks), jnp.asarray(goals))
-            return jax.lax.scan(lambda s, a: (jax.vmap(env.step)(s, a),) * 2, s0, actions)[1].obs
+            return rollout(env, jnp.asarray(tasks), jnp.asarray(goals), actions)[1].obs
 
         t0 = time.perf_counter()
         obs = np.asarray(jax.block_until_ready(roll(jnp.asarray(actions))))

@@ -17,6 +17,7 @@ from mujoco import mjx
 
 import metaworld_jax
 from metaworld_jax.backends import scene_adapter
+from metaworld_jax.rollout import rollout
 from metaworld_jax.tasks import REGISTRY
 
 SCENES = sorted({REGISTRY[n].scene for n in REGISTRY})
@@ -66,8 +67,7 @@ def _rollouts():
 
         @jax.jit
         def roll(actions):
-            s0 = jax.vmap(env.reset, in_axes=(None, None, 0))(jax.random.PRNGKey(0), 0, goals)
-            s, trace = jax.lax.scan(lambda s, a: (jax.vmap(env.step)(s, a),) * 2, s0, actions)
+            s, trace = rollout(env, jnp.zeros_like(goals), goals, actions)
             return trace.obs, trace.reward, s.physics.backend
 
         t = time.perf_counter()

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import metaworld_jax
+from metaworld_jax.rollout import rollout
 
 pytestmark = pytest.mark.warp_env
 
@@ -36,8 +37,7 @@ def _rollouts():
 
         @jax.jit
         def roll(actions):
-            s0 = jax.vmap(env.reset, in_axes=(None, 0, 0))(jax.random.PRNGKey(0), tasks, goals)
-            _, trace = jax.lax.scan(lambda s, a: (jax.vmap(env.step)(s, a),) * 2, s0, actions)
+            _, trace = rollout(env, tasks, goals, actions)
             return trace.obs, trace.reward
 
         t = time.perf_counter()

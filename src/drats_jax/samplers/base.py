@@ -38,3 +38,14 @@ class ProbState:
 
 def uniform_probs(num_tasks: int) -> jax.Array:
     return jnp.full((num_tasks,), 1.0 / num_tasks, jnp.float32)
+
+
+def prob_sampler(name: str, num_tasks: int, update: Callable[[Any, Any], tuple[Any, Any]]) -> Sampler:
+    """A sampler whose state is only q (`ProbState`), starting uniform."""
+    return Sampler(
+        name=name,
+        num_tasks=num_tasks,
+        init=lambda: ProbState(q=uniform_probs(num_tasks)),
+        update=update,
+        probabilities=lambda state: state.q,
+    )

@@ -16,7 +16,7 @@ from jax import lax
 
 from drats_jax.config import SamplerConfig
 from drats_jax.samplers import stats as task_stats
-from drats_jax.samplers.base import ProbState, Sampler, uniform_probs
+from drats_jax.samplers.base import ProbState, Sampler, prob_sampler
 
 # log of a probability that is exactly 0: finite so (1 - alpha) * log q stays well defined
 # (0 * -inf would be NaN when alpha == 1).
@@ -97,10 +97,4 @@ def make(config: SamplerConfig, num_tasks: int, total_env_steps: int | None = No
         initial_ref_return=float(config.initial_ref_return),
         success_threshold=float(config.ref_success_threshold),
     )
-    return Sampler(
-        name="drats",
-        num_tasks=num_tasks,
-        init=lambda: ProbState(q=uniform_probs(num_tasks)),
-        update=lambda state, stats: update(state, stats, **kw),
-        probabilities=lambda state: state.q,
-    )
+    return prob_sampler("drats", num_tasks, lambda state, stats: update(state, stats, **kw))

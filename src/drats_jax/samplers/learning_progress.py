@@ -19,7 +19,7 @@ import jax.numpy as jnp
 
 from drats_jax.config import SamplerConfig
 from drats_jax.samplers import stats as task_stats
-from drats_jax.samplers.base import ProbState, Sampler, uniform_probs
+from drats_jax.samplers.base import ProbState, Sampler, prob_sampler, uniform_probs
 from drats_jax.samplers.drats import mirror_step, project_floor
 
 
@@ -47,10 +47,4 @@ def make(config: SamplerConfig, num_tasks: int, total_env_steps: int | None = No
         eps=config.resolved_eps(num_tasks),
         solved_threshold=float(config.lp_solved_threshold),
     )
-    return Sampler(
-        name="learning_progress",
-        num_tasks=num_tasks,
-        init=lambda: ProbState(q=uniform_probs(num_tasks)),
-        update=lambda state, stats: update(state, stats, **kw),
-        probabilities=lambda state: state.q,
-    )
+    return prob_sampler("learning_progress", num_tasks, lambda state, stats: update(state, stats, **kw))
