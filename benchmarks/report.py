@@ -84,8 +84,8 @@ def section(result: dict, source: str) -> str:
         sac = c["sac"]
         lines += [f"**Training** ({tr['suite']}, {tr['num_envs']} env slots, SAC {sac['hidden_depth']}x"
                   f"{sac['hidden_width']} batch {sac['batch_size']}, {c['updates_per_step']} gradient step(s) per "
-                  f"vector step, chunks of {tr['chunk_length']} vector steps, sampler update every "
-                  f"{c['sampler']['interval']} vector steps; chunks of the two samplers timed alternately):", "",
+                  f"vector step, chunks of {tr['chunk_length']} vector steps, {_window_text(tr)}; "
+                  "chunks of the two samplers timed alternately):", "",
                   "| task allocation | env-steps/s | grad-steps/s | compile: init / warm-up / chunk (s) |",
                   "|---|---:|---:|---:|"]
         for name, r in tr["runs"].items():
@@ -155,6 +155,14 @@ def update_readme(readme: Path, table: str) -> None:
     readme.write_text(f"{head}{START}\n{table}{END}{tail}")
 
 
+def _window_text(training: dict) -> str:
+    """Results from before the window was counted in env steps have no window_steps."""
+    interval = training["config"]["sampler"]["interval"]
+    if "window_steps" not in training:
+        return f"sampler update every {interval} vector steps"
+    return f"sampler window {interval:,} env steps ({training['window_steps']} vector steps)"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.splitlines()[0])
     ap.add_argument("--results-dir", default=str(RESULTS))
@@ -186,3 +194,5 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+

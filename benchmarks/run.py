@@ -313,7 +313,7 @@ def bench_training(env, t: dict, samplers=("drats", "uniform"), seed: int = 0) -
              f"{sum(comp['warmup'].values()):.1f}s, chunk {sum(comp['chunk'].values()):.1f}s; "
              f"first chunk {first:.2f}s")
         setups[name] = dict(trainer=trainer, chunk=chunk_c, state=state, comp=comp, first=first, warm_s=warm_s,
-                            config=cfg, times=[])
+                            config=trainer.config, times=[])
     for _ in range(t["timed_chunks"]):  # interleaved, so noise hits every sampler alike
         for name in samplers:
             s = setups[name]
@@ -344,7 +344,8 @@ def bench_training(env, t: dict, samplers=("drats", "uniform"), seed: int = 0) -
     first = setups[samplers[0]]
     section = {
         "suite": t["suite"], "num_tasks": env.num_tasks, "num_envs": first["trainer"].num_envs,
-        "chunk_length": first["trainer"].chunk_length, "config": dataclasses.asdict(first["config"]),
+        "chunk_length": first["trainer"].chunk_length, "window_steps": first["trainer"].window_steps,
+        "config": dataclasses.asdict(first["config"]),
         "runs": runs,
     }
     if "drats" in runs and "uniform" in runs:
@@ -462,11 +463,11 @@ def bench_breakdown(env, setups: dict, b: dict) -> dict:
     zero = jnp.zeros((), jnp.float32)
     pieces: list[tuple[str, Any, float, str]] = []  # (name, timer, calls per vector step, note)
 
-    # Samplers: update (every `interval` vector steps) and draw of E tasks (on autoreset), for
+    # Samplers: update (once per window of `window_steps` vector steps) and draw of E tasks (on autoreset), for
     # every trained sampler (their difference is what the DRATS / uniform ratio measures).
     for name, setup in setups.items():
         smp, sst = setup["trainer"].sampler, (state if setup is main else setup["state"])
-        calls_update = 1.0 / setup["config"].sampler.interval
+        calls_update = 1.0 / setup["trainer"].window_steps
 
         def sampler_update(c, _, smp=smp):
             return smp.update(*c)
@@ -481,7 +482,7 @@ def bench_breakdown(env, setups: dict, b: dict) -> dict:
         pieces.append(("sampler_update" if main_sampler else f"{name}_sampler_update",
                        _Timed(sampler_update, (sst.sampler, sst.stats), None, length),
                        calls_update if main_sampler else 0.0,
-                       f"{name}.update; once per sampler.interval vector steps"))
+                       f"{name}.update; once per sampler window (window_steps vector steps)"))
         pieces.append(("sampler_draw" if main_sampler else f"{name}_sampler_draw",
                        _Timed(sampler_draw, (key, jnp.zeros((), jnp.int32)), sst.sampler, length),
                        1.0 / env.episode_length if main_sampler else 0.0,
@@ -592,7 +593,7 @@ def bench_breakdown(env, setups: dict, b: dict) -> dict:
     costs = {}
     for name, setup in setups.items():
         pre = "" if setup is main else f"{name}_"
-        costs[name] = (by[f"{pre}sampler_update"]["per_call_s"] / setup["config"].sampler.interval
+        costs[name] = (by[f"{pre}sampler_update"]["per_call_s"] / setup["trainer"].window_steps
                        + by[f"{pre}sampler_draw"]["per_call_s"] / env.episode_length)
     out["sampler_cost_per_vector_step_s"] = costs
     if "uniform" in costs:

@@ -36,7 +36,7 @@ def main() -> None:
     cfg = TrainConfig(total_env_steps=total, warmup_env_steps=warmup, buffer_capacity=e * 10_000,
                       chunk_length=args.chunk_length, updates_per_step=args.updates_per_step,
                       sac=SACConfig(hidden_width=args.width, hidden_depth=args.depth, batch_size=args.batch),
-                      sampler=SamplerConfig(name="drats", interval=50, initial_ref_return=500.0))
+                      sampler=SamplerConfig(name="drats", interval=200, initial_ref_return=500.0))
     trainer = make_train(cfg, env)
     print(f"point mass: N={e} tasks, E={trainer.num_envs} slots, MLP {args.depth}x{args.width}, "
           f"batch {args.batch}, {args.updates_per_step} grad step(s) per vector step, "

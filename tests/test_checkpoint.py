@@ -29,7 +29,7 @@ CFG = {"tiny": 1}
 def _state():
     cfg = TrainConfig(total_env_steps=400, warmup_env_steps=80, buffer_capacity=400, chunk_length=40,
                       sac=SACConfig(hidden_width=8, hidden_depth=1, batch_size=16),
-                      sampler=SamplerConfig(interval=20, initial_ref_return=500.0))
+                      sampler=SamplerConfig(interval=80, initial_ref_return=500.0))
     trainer = make_train(cfg, PointMass(episode_length=20))
     init, warmup, chunk = trainer.jitted(2)
     keys = jax.random.split(jax.random.PRNGKey(0), 2)
@@ -101,7 +101,7 @@ def test_sigkill_and_resume_equals_uninterrupted_run(tmp_path, capsys):
                             stderr=subprocess.PIPE)
     # SIGKILL at 1400 env steps: after the checkpoint at 800 and the evaluation at 1000, so the
     # logs run ahead of the last checkpoint and resuming must drop and redo those rows.
-    proc = subprocess.run(_cli(*ARGS, "--out", str(run)), cwd=REPO, env=dict(env, DRATS_JAX_TEST_SIGKILL_AT="1400"),
+    proc = subprocess.run(_cli(*ARGS, "--out", str(run)), cwd=REPO, env=dict(env, DRATS_JAX_TEST_SIGNAL_AT="SIGKILL:1400"),
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=240)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
     assert (run / "checkpoints" / "800").is_dir()
@@ -122,6 +122,19 @@ def test_sigkill_and_resume_equals_uninterrupted_run(tmp_path, capsys):
         assert (ref / name).read_bytes() == (run / name).read_bytes(), name
     assert json.loads((run / "summary.json").read_text())["env_steps"] == 4000
 
+    # SIGTERM (cluster preemption): checkpoint at the next chunk boundary, exit 0, and the
+    # resumed run ends exactly as the uninterrupted one.
+    term = tmp_path / "term"
+    stopped = subprocess.run(_cli(*ARGS, "--out", str(term)), cwd=REPO, capture_output=True, text=True,
+                             env=dict(env, DRATS_JAX_TEST_SIGNAL_AT="SIGTERM:1400"), timeout=240)
+    assert stopped.returncode == 0, stopped.stderr[-2000:]
+    assert "stopped by SIGTERM at 1,400 env steps" in stopped.stdout, stopped.stdout[-2000:]
+    assert (term / "checkpoints" / "1400").is_dir() and not (term / "summary.json").exists()
+    resumed = subprocess.run(_cli("--resume", str(term), "--no-progress"), cwd=REPO, env=env, capture_output=True,
+                             text=True, timeout=240)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert _metrics(term) == a
+
     # A corrupt last checkpoint and a changed config are refused with one line, exit code 2.
     assert main(["--resume", str(run), "--train.sac.hidden-width", "32"]) == 2
     assert "incompatible config" in capsys.readouterr().err
@@ -132,3 +145,39 @@ def test_sigkill_and_resume_equals_uninterrupted_run(tmp_path, capsys):
     assert main(["--resume", str(run), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("drats_jax.train: error: checkpoint") and "\n" not in err, err
+
+
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    """From the third chunk on the replay rewards are NaN: the run stops with one line naming
+    the metric and env step; no checkpoint or log row is written after the last good one."""
+    import dataclasses  # noqa: PLC0415
+
+    import jax.numpy as jnp  # noqa: PLC0415
+
+    from drats_jax import train  # noqa: PLC0415
+
+    argv = ["--train.num-envs", "4", "--total-steps", "2000", "--train.warmup-env-steps", "400",
+            "--train.chunk-length", "50", "--train.buffer-capacity", "2000", "--train.sac.hidden-width", "16",
+            "--train.sac.hidden-depth", "1", "--train.sac.batch-size", "32", "--eval-episodes", "2",
+            "--checkpoint-interval", "200", "--no-progress", "--out", str(tmp_path / "run")]
+    prepared = train.prepare(argv, env=PointMass())
+    run_chunk = prepared.trainer.run_chunk
+    poison_from = prepared.trainer.warmup_steps + 2 * 50  # vector steps: after 2 good chunks
+
+    def poisoned(state):
+        data = state.buffer.data
+        reward = jnp.where(state.step >= poison_from, jnp.nan, data.reward)
+        return run_chunk(state.replace(buffer=state.buffer.replace(data=data.replace(reward=reward))))
+
+    prepared.trainer = dataclasses.replace(prepared.trainer, run_chunk=poisoned)
+    monkeypatch.setattr(train, "prepare", lambda argv, env=None: prepared)
+    assert train.main(argv) == 3
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err, err
+    good = 4 * poison_from  # env steps per seed at the last good chunk boundary
+    assert err == (f"drats_jax.train: error: non-finite critic_loss (loss/metric) at env step {good + 4:,} "
+                   f"(seed 0); stopped without saving, the last good checkpoint ({good:,} env steps) is kept"), err
+    steps = sorted(int(d.name) for d in (tmp_path / "run" / "checkpoints").iterdir() if d.name.isdigit())
+    assert steps[-1] == good
+    assert max(r["env_steps"] for r in read_rows(tmp_path / "run" / "train.jsonl")) == good
+    assert not (tmp_path / "run" / "summary.json").exists()

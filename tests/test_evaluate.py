@@ -1,5 +1,6 @@
 """Evaluation protocol on the point-mass env: deterministic actions, success at any step,
-terminate on success, goal k % num_goals, per-task means; equal to a plain Python loop."""
+terminate on success, goal k % num_goals, per-task means; the full-length return of the same
+episodes (every step until done); equal to a plain Python loop."""
 
 from __future__ import annotations
 
@@ -24,21 +25,24 @@ class GoTo:
 
 
 def _reference(env, agent, episodes):
-    """One episode at a time in Python, MetaWorld's evaluation loop."""
-    success, returns = np.zeros((env.num_tasks, episodes)), np.zeros((env.num_tasks, episodes))
+    """One episode at a time in Python, MetaWorld's evaluation loop; the episode then goes on
+    to its done for the full-length return."""
+    shape = (env.num_tasks, episodes)
+    success, returns, full = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     reset, step = jax.jit(env.reset), jax.jit(lambda s: env.step(s, agent.act(None, s.obs[None], None, None, True)[0]))
     for t in range(env.num_tasks):
         for k in range(episodes):
-            s = reset(jax.random.PRNGKey(0), t, k % env.num_goals)
+            s, ended = reset(jax.random.PRNGKey(0), t, k % env.num_goals), False
             for _ in range(env.episode_length):
                 s = step(s)
-                returns[t, k] += float(s.reward)
-                if bool(s.info["success"]):
-                    success[t, k] = 1
-                    break
+                full[t, k] += float(s.reward)
+                if not ended:
+                    returns[t, k] += float(s.reward)
+                    if bool(s.info["success"]):
+                        success[t, k], ended = 1, True
                 if bool(s.done):
                     break
-    return success.mean(1), returns.mean(1)
+    return success.mean(1), returns.mean(1), full.mean(1)
 
 
 def test_protocol_matches_python_loop_and_goal_cycling():
@@ -47,11 +51,32 @@ def test_protocol_matches_python_loop_and_goal_cycling():
     out = jax.device_get(jax.jit(ev.make_evaluate(env, agent, episodes_per_task=10))(None))
     # goals 0..7, 0, 1 -> cos > 0.1 for goals 0, 1, 7 -> 5 of 10 episodes head to the goal
     np.testing.assert_allclose(out["success"], [0.5, 0.5])
-    ref_success, ref_return = _reference(env, agent, 10)
+    ref_success, ref_return, ref_full = _reference(env, agent, 10)
     np.testing.assert_allclose(out["success"], ref_success)
     np.testing.assert_allclose(out["return"], ref_return, rtol=1e-5)
+    np.testing.assert_allclose(out["return_full"], ref_full, rtol=1e-5)
     # terminate on success: a successful near episode ends after 3 steps, not 30
     assert out["return"][0] < 0.5 * 30 * 10
+    # the full return runs on to step 30: the 5 near successes sit on the goal (reward 10 x
+    # exp(-5 d), d < 0.1) for the rest of their episode, so it is far above the protocol's
+    assert np.all(out["return_full"] >= out["return"])  # rewards are >= 0
+    assert out["return_full"][0] > 0.5 * 27 * 10 * np.exp(-0.5) > out["return"][0]
+
+
+def test_full_return_is_the_sum_over_every_step():
+    """A stand-still agent never succeeds on the far task: both returns are the sum of all
+    30 rewards; on the near task (goal 0.3 away, reward 10 exp(-1.5) each step) too."""
+
+    class Still:
+        def act(self, agent_state, obs, task_id, rng, deterministic=False):
+            return jnp.zeros((obs.shape[0], 2))
+
+    env = PointMass(distances=(0.3, 1.8), episode_length=30, num_goals=8)
+    out = jax.device_get(jax.jit(ev.make_evaluate(env, Still(), episodes_per_task=4))(None))
+    expected = 30 * 10 * np.exp(-5 * np.array([0.3, 1.8]))
+    np.testing.assert_allclose(out["return_full"], expected, rtol=1e-5)
+    np.testing.assert_allclose(out["return"], expected, rtol=1e-5)
+    np.testing.assert_array_equal(out["success"], [0.0, 0.0])
 
 
 def test_summary_and_seed_vmap_of_sac_agent():
@@ -59,14 +84,17 @@ def test_summary_and_seed_vmap_of_sac_agent():
     sac = make_sac(SACConfig(hidden_width=16, hidden_depth=1, batch_size=8), env.num_tasks, 4, 2)
     states = jax.vmap(sac.init)(jax.random.split(jax.random.PRNGKey(0), 3))
     out = jax.device_get(jax.jit(jax.vmap(ev.make_evaluate(env, sac, 4)))(states))
-    assert out["success"].shape == (3, 4) and out["return"].shape == (3, 4)
+    assert out["success"].shape == out["return"].shape == out["return_full"].shape == (3, 4)
     single = jax.device_get(jax.jit(ev.make_evaluate(env, sac, 4))(jax.tree.map(lambda x: x[1], states)))
     np.testing.assert_allclose(out["return"][1], single["return"], rtol=1e-6)
+    np.testing.assert_allclose(out["return_full"][1], single["return_full"], rtol=1e-6)
     s = ev.summarize(out, ev.return_scale(env))
     assert ev.return_scale(env) == 200.0
     np.testing.assert_allclose(s["mean_success"], out["success"].mean(1))
     np.testing.assert_allclose(s["worst_success"], out["success"].min(1))
     np.testing.assert_allclose(s["normalized_return"], (out["return"] / 200.0).mean(1), rtol=1e-6)
+    np.testing.assert_allclose(s["normalized_return_full"], (out["return_full"] / 200.0).mean(1), rtol=1e-6)
+    assert "normalized_return_full" not in ev.summarize({k: out[k] for k in ("success", "return")}, 200.0)
 
 
 def test_deterministic_action_is_tanh_of_mean():

@@ -5,8 +5,9 @@ Validation happens in ``__post_init__`` (checks that need only the config) and i
 ``make_train`` calls before anything is traced, so a bad config fails with a clear
 ``ValueError`` instead of an XLA error after minutes of compiling.
 
-Units: ``*_env_steps`` count transitions summed over all env slots; ``*_interval`` and
-``chunk_length`` count vector steps (one step of every slot = one scan iteration).
+Units: ``*_env_steps`` and ``sampler.interval`` count transitions summed over all env slots;
+``chunk_length`` counts vector steps (one step of every slot = one scan iteration).
+:func:`resolve` fills every ``None`` default from the env (N tasks, slots, episode length).
 """
 
 from __future__ import annotations
@@ -48,20 +49,21 @@ class SACConfig:
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     alpha_lr: float = 3e-4
-    max_grad_norm: float = 1.0  # global-norm clip, applied per optimizer
+    max_grad_norm: float = 1.0  # global-norm clip of the actor's and the critics' gradients (not the temperature's)
+    adam_eps: float = 1e-5  # Adam's epsilon (the reference's; optax's default is 1e-8)
     gamma: float = 0.99
     tau: float = 0.005  # Polyak rate of the target critics
     initial_temperature: float = 1.0  # alpha_i at start, every task
     target_entropy: float | None = None  # None -> -action_size
     batch_size: int = 1280  # transitions per gradient step
-    log_std_min: float = -5.0
+    log_std_min: float = -20.0  # the actor's log-std is clipped to [log_std_min, log_std_max]
     log_std_max: float = 2.0
 
     def __post_init__(self) -> None:
         _positive("sac.hidden_width", self.hidden_width)
         _positive("sac.hidden_depth", self.hidden_depth)
         _positive("sac.batch_size", self.batch_size)
-        for name in ("actor_lr", "critic_lr", "alpha_lr", "max_grad_norm", "initial_temperature"):
+        for name in ("actor_lr", "critic_lr", "alpha_lr", "max_grad_norm", "adam_eps", "initial_temperature"):
             _positive(f"sac.{name}", getattr(self, name))
         _in_unit("sac.gamma", self.gamma, high_open=True)
         _in_unit("sac.tau", self.tau, low_open=True)
@@ -80,7 +82,11 @@ class SamplerConfig:
     eta: float = 8.0  # inverse temperature of q* ∝ p0·exp(eta·g)
     alpha: float | None = None  # mirror step size in [0, 1]; None -> 0.5 / eta
     eps: float | None = None  # probability floor; None -> 1 / (4N); must be <= 1/N
-    interval: int = 10_000  # vector steps (per slot) between sampler updates
+    # Env steps (summed over slots) per sampler window: q is updated when a window ends.
+    # None -> 10,000 x N (the paper's 10,000 vector steps of one slot per task: ~20 episodes
+    # of each task per window under uniform). Rounded up to whole vector steps and to at
+    # least one episode length, so every slot finishes an episode in every window.
+    interval: int | None = None
     # Return-target rule for the gap g_i (pluggable, see samplers/stats.py).
     return_target: str = "metaworld"  # one of RETURN_TARGETS
     initial_ref_return: float = 5000.0  # MetaWorld: 500 steps x max reward 10
@@ -110,7 +116,8 @@ class SamplerConfig:
             _in_unit("sampler.alpha", self.alpha)
         if self.eps is not None:
             _in_unit("sampler.eps", self.eps, low_open=True)
-        _positive("sampler.interval", self.interval)
+        if self.interval is not None:
+            _positive("sampler.interval", self.interval)
         _positive("sampler.initial_ref_return", self.initial_ref_return)
         _in_unit("sampler.ref_success_threshold", self.ref_success_threshold)
         _positive("sampler.success_window", self.success_window)
@@ -129,6 +136,10 @@ class SamplerConfig:
         _in_unit("sampler.smt_stage1_fraction", self.smt_stage1_fraction)
 
     # Resolved values (need N).
+    def resolved_interval(self, num_tasks: int) -> int:
+        """Requested window in env steps (before rounding to whole vector steps)."""
+        return 10_000 * num_tasks if self.interval is None else int(self.interval)
+
     def resolved_alpha(self) -> float:
         return 0.5 / self.eta if self.alpha is None else float(self.alpha)
 
@@ -150,9 +161,11 @@ class TrainConfig:
     # Consecutive slots that share one task draw at reset; None -> gcd(num_envs, env.block_size):
     # 1 on the C backend (every slot draws), a block of one scene on the MJX backends.
     task_block: int | None = None
-    # Transitions over all slots (per seed), warm-up included.
-    total_env_steps: Annotated[int, tyro.conf.arg(name="total-steps", prefix_name=False)] = 2_000_000
-    warmup_env_steps: int = 10_000  # random-action transitions before learning starts
+    # Transitions over all slots (per seed), warm-up included (the reference MTSAC: 20M on MT10).
+    total_env_steps: Annotated[int, tyro.conf.arg(name="total-steps", prefix_name=False)] = 20_000_000
+    # Random-action transitions before learning starts (rounded up to whole vector steps).
+    # None -> 4,000 x N: the reference's 4,000 warm-up steps of one env per task.
+    warmup_env_steps: int | None = None
     updates_per_step: int = 1  # gradient steps per vector step (scan iteration)
     buffer_capacity: int = 1_000_000  # transitions; must be a multiple of num_envs
     buffer_sampling: str = "uniform"  # one of BUFFER_SAMPLING
@@ -166,7 +179,7 @@ class TrainConfig:
         if self.task_block is not None:
             _positive("task_block", self.task_block)
         _positive("total_env_steps", self.total_env_steps)
-        if self.warmup_env_steps < 0:
+        if self.warmup_env_steps is not None and self.warmup_env_steps < 0:
             raise ValueError(f"warmup_env_steps must be >= 0, got {self.warmup_env_steps}")
         _positive("updates_per_step", self.updates_per_step)
         _positive("buffer_capacity", self.buffer_capacity)
@@ -180,7 +193,7 @@ class TrainConfig:
                 f"buffer_capacity ({self.buffer_capacity}) is smaller than one batch "
                 f"(sac.batch_size={self.sac.batch_size})"
             )
-        if self.warmup_env_steps >= self.total_env_steps:
+        if self.warmup_env_steps is not None and self.warmup_env_steps >= self.total_env_steps:
             raise ValueError(
                 f"warmup_env_steps ({self.warmup_env_steps}) must be < total_env_steps "
                 f"({self.total_env_steps})"
@@ -188,6 +201,9 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+    def resolved_warmup_env_steps(self, num_tasks: int) -> int:
+        return 4_000 * num_tasks if self.warmup_env_steps is None else int(self.warmup_env_steps)
 
     def resolved_num_envs(self, num_tasks: int) -> int:
         return num_tasks if self.num_envs is None else int(self.num_envs)
@@ -227,7 +243,50 @@ def validate_for_env(config: TrainConfig, env: Any) -> None:
             f"buffer_capacity ({config.buffer_capacity}) is smaller than one batch "
             f"(sac.batch_size={config.sac.batch_size})"
         )
-    if config.total_env_steps - config.warmup_env_steps < e:
+    warmup = config.resolved_warmup_env_steps(n)
+    if warmup >= config.total_env_steps:
+        raise ValueError(f"warmup_env_steps ({warmup}) must be < total_env_steps ({config.total_env_steps})")
+    if config.total_env_steps - warmup < e:
         raise ValueError(
             f"total_env_steps - warmup_env_steps must cover at least one vector step of {e} slots"
         )
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Sizes derived from a TrainConfig and an env (all ints; see make_train).
+
+    num_envs: E slots; task_block: slots per task draw; warmup_steps: vector steps of
+    random actions; window_steps: vector steps per sampler window (interval / E rounded
+    up, at least one episode); window_env_steps = window_steps x E.
+    """
+
+    num_envs: int
+    task_block: int
+    warmup_steps: int
+    window_steps: int
+
+    @property
+    def window_env_steps(self) -> int:
+        return self.window_steps * self.num_envs
+
+    @property
+    def warmup_env_steps(self) -> int:
+        return self.warmup_steps * self.num_envs
+
+
+def resolve(config: TrainConfig, env: Any) -> tuple[TrainConfig, Resolved]:
+    """Validates ``config`` for ``env`` and fills its None defaults with the values used.
+
+    Returns (config with warmup_env_steps and sampler.interval set to what the loop runs,
+    the derived sizes). Saving the returned config records the resolved window and warm-up.
+    """
+    validate_for_env(config, env)
+    n = int(env.num_tasks)
+    e = config.resolved_num_envs(n)
+    warmup_steps = math.ceil(config.resolved_warmup_env_steps(n) / e)
+    window_steps = max(math.ceil(config.sampler.resolved_interval(n) / e), int(env.episode_length))
+    sizes = Resolved(num_envs=e, task_block=config.resolved_task_block(e, getattr(env, "block_size", 1)),
+                     warmup_steps=warmup_steps, window_steps=window_steps)
+    sampler = dataclasses.replace(config.sampler, interval=sizes.window_env_steps)
+    return config.replace(warmup_env_steps=sizes.warmup_env_steps, sampler=sampler), sizes

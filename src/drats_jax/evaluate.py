@@ -1,17 +1,25 @@
 """Evaluation with MetaWorld's protocol, as one jitted program on device.
 
     evaluate = make_evaluate(env, agent, episodes_per_task=50)
-    result = evaluate(agent_state)         # {"success": f32[N], "return": f32[N]}
-    summary = summarize(result, scale)     # mean / worst-task success, normalised return
+    result = evaluate(agent_state)  # {"success": f32[N], "return": f32[N], "return_full": f32[N]}
+    summary = summarize(result, scale)     # mean / worst-task success, normalised returns
 
 Protocol (metaworld/evaluation.py): ``episodes_per_task`` episodes of every task, all run
 in parallel (N x episodes slots); episode k of a task uses goal k % num_goals; actions are
 deterministic (tanh of the actor's mean); an episode succeeds if any step succeeds and it
-ends at its first success (terminate on success) or at truncation. Its return is the sum of
-rewards up to its end. The loop stops as soon as every episode has ended.
+ends at its first success (terminate on success) or at truncation. ``return`` is the sum
+of rewards up to that end.
 
-Normalised return: per-task mean return / (episode_length x 10), 10 being MetaWorld's
-maximum reward per step (5000 for MetaWorld's 500-step episodes).
+``return_full``, the return the DRATS paper's metric uses: the same episodes, the sum of
+rewards over every step until the env's own done (truncation; on MetaWorld all 500 steps),
+with no stop at success. Terminating on success would make a policy that succeeds early
+score a lower return than one that dithers. So the loop runs until every counted episode
+is done (MetaWorld: ``episode_length`` steps), not until every episode has succeeded;
+both returns come out of the same rollout.
+
+Both are per-task means over the counted episodes. Normalised return: per-task mean
+return / (episode_length x 10), 10 being MetaWorld's maximum reward per step (5000 for
+MetaWorld's 500-step episodes).
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ MAX_REWARD_PER_STEP = 10.0
 
 
 def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50) -> Callable[[Any], dict]:
-    """-> evaluate(agent_state) -> {"success": f32[N], "return": f32[N]} (pure; jit/vmap it)."""
+    """-> evaluate(agent_state) -> {"success", "return", "return_full": f32[N]} (pure; jit/vmap it)."""
     n, k = int(env.num_tasks), int(episodes_per_task)
     # Each task's slots are padded to whole blocks of one scene (MJX backends; 1 on the C
     # backend); the padding episodes run but are not counted.
@@ -45,24 +53,32 @@ def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50) -> Callable
         state = v_reset(jax.random.split(rng, slots), task, goal)
 
         def cond(carry):
-            t, _, active, _, _ = carry
-            return (t < horizon) & jnp.any(active)
+            t, _, _, alive, _, _, _ = carry
+            return (t < horizon) & jnp.any(alive)
 
         def body(carry):
-            t, state, active, ret, success = carry
+            # active: the protocol's episode goes on (no success, not done yet);
+            # alive: the env's episode goes on (not done), for the full-length return.
+            t, state, active, alive, ret, ret_full, success = carry
             action = agent.act(agent_state, state.obs, task, rng, deterministic=True)
             nxt = v_step(state, action)
             hit = nxt.info["success"].astype(bool)
+            done = nxt.done.astype(bool)
             ret = ret + jnp.where(active, nxt.reward, 0.0)
+            ret_full = ret_full + jnp.where(alive, nxt.reward, 0.0)
             success = success | (active & hit)
-            active = active & ~hit & ~nxt.done.astype(bool)
-            return t + 1, nxt, active, ret, success
+            active = active & ~hit & ~done
+            alive = alive & ~done
+            return t + 1, nxt, active, alive, ret, ret_full, success
 
-        carry = (jnp.zeros((), jnp.int32), state, counted, jnp.zeros((slots,), jnp.float32),
-                 jnp.zeros((slots,), bool))
-        _, _, _, ret, success = lax.while_loop(cond, body, carry)
-        success = success.reshape(n, k_pad)[:, :k].astype(jnp.float32)
-        return {"success": jnp.mean(success, axis=1), "return": jnp.mean(ret.reshape(n, k_pad)[:, :k], axis=1)}
+        zeros = jnp.zeros((slots,), jnp.float32)
+        carry = (jnp.zeros((), jnp.int32), state, counted, counted, zeros, zeros, jnp.zeros((slots,), bool))
+        _, _, _, _, ret, ret_full, success = lax.while_loop(cond, body, carry)
+
+        def per_task(x):  # f[slots] -> f32[N], mean over the counted episodes of each task
+            return jnp.mean(x.reshape(n, k_pad)[:, :k].astype(jnp.float32), axis=1)
+
+        return {"success": per_task(success), "return": per_task(ret), "return_full": per_task(ret_full)}
 
     return evaluate
 
@@ -76,12 +92,16 @@ def summarize(result: dict, scale: float) -> dict:
     """Per-seed scalars from evaluate's output (leading axes kept, task axis reduced).
 
     mean_success, worst_success (min over tasks), mean_return, normalized_return
-    (mean over tasks of return / scale).
+    (mean over tasks of return / scale) and, when the result has ``return_full``,
+    normalized_return_full (mean over tasks of return_full / scale).
     """
     success, ret = np.asarray(result["success"]), np.asarray(result["return"])
-    return {
+    out = {
         "mean_success": success.mean(-1),
         "worst_success": success.min(-1),
         "mean_return": ret.mean(-1),
         "normalized_return": (ret / scale).mean(-1),
     }
+    if "return_full" in result:
+        out["normalized_return_full"] = (np.asarray(result["return_full"]) / scale).mean(-1)
+    return out

@@ -1,14 +1,32 @@
 """Plots and a summary table of one or more run folders.
 
-    python -m drats_jax.plot runs/a [runs/b ...] [--out plots/]
+    python -m drats_jax.plot runs/a [runs/b ...] [--out plots/] [--reps 2000]
 
 Writes (into --out, default <first run>/plots):
   success_per_task.png   evaluation success of every task against env steps (seed mean)
-  success_mean_worst.png mean and worst-task evaluation success with 95% bootstrap CIs
-                         across seeds (percentile bootstrap, numpy Generator, fixed seed)
+  success_mean_worst.png IQM and mean of evaluation success over seeds x tasks, and of
+                         worst-task success over seeds, with 95% stratified-bootstrap CIs
+  normalized_return.png  IQM and mean, with CIs, of the DRATS paper's return normalised by
+                         the best return of any compared run, and of return / 5000
   q_heatmap_<run>.png    the sampling distribution q (seed mean) over time, tasks x env steps
   env_steps_per_task.png env steps consumed by each task at the end (seed mean, per run)
-  summary.md             final metrics of every run (mean over seeds, 95% CI of mean success)
+  summary.md             final metrics of every run: IQM and mean [95% CI], per-task success
+
+Statistics are rliable's (drats_jax.aggregate): IQM and mean with percentile CIs of the
+stratified bootstrap over seeds, ``--reps`` resamples from a fixed seed (deterministic).
+
+The two normalised returns:
+- MetaWorld's: per-task evaluation return / (episode length x 10) (= / 5000), mean over
+  tasks, logged by the run as ``normalized_return`` (one score per seed).
+- The DRATS paper's: per task, return / the best return any of the runs given on the
+  command line reached; scores f[seeds, tasks]. The best return of task i is the max, over
+  every run, seed and evaluation point, of the per-task mean evaluation return of one
+  evaluation (one seed's mean over its 50 episodes, not a seed mean): the best policy any
+  run produced, as the paper normalises by the best return any method reached. So the
+  score depends on which runs are compared, and the best run's best task scores 1.0. The
+  return is ``return_full/<task>`` (every step of the episode, no stop at success); logs
+  without it (written before it existed) fall back to ``return/<task>``, the protocol's
+  return that stops at the first success, for all runs alike, and summary.md says so.
 """
 
 from __future__ import annotations
@@ -20,21 +38,8 @@ import sys
 
 import numpy as np
 
+from drats_jax import aggregate as agg
 from drats_jax.logger import read_rows
-
-BOOTSTRAP_SAMPLES = 2000
-
-
-def bootstrap_ci(values: np.ndarray, rng: np.random.Generator, level: float = 0.95,
-                 samples: int = BOOTSTRAP_SAMPLES) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean of ``values`` (1-D, one per seed)."""
-    values = np.asarray(values, np.float64)
-    if values.size < 2:
-        m = float(values.mean()) if values.size else float("nan")
-        return m, m
-    means = values[rng.integers(0, values.size, (samples, values.size))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)
 
 
 class Run:
@@ -55,6 +60,13 @@ class Run:
             raise ValueError(f"{self.folder} has no logged metrics yet")
         prefix = "success/" if self.eval else "q/"
         self.tasks = [k.split("/", 1)[1] for k in rows[0] if k.startswith(prefix)]
+        # every eval row has the full-length return (logs written before it existed have not)
+        self.has_return_full = bool(self.eval) and all(
+            f"return_full/{t}" in r for r in self.eval for t in self.tasks)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.sampler})"
 
     @staticmethod
     def _table(rows: list[dict], keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -66,15 +78,64 @@ class Run:
             out[si[r["env_steps"]], ki[r["seed"]]] = [np.nan if r.get(k) is None else r[k] for k in keys]
         return np.asarray(steps), out
 
-    def eval_metric(self, key: str):
+    def eval_metric(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """-> (env steps i[T], values f[T, S])."""
         steps, v = self._table(self.eval, [key])
         return steps, v[..., 0]
 
-    def eval_tasks(self, metric: str = "success"):
-        return self._table(self.eval, [f"{metric}/{t}" for t in self.tasks])
+    def eval_tasks(self, metric: str = "success", tasks: list[str] | None = None):
+        """-> (env steps i[T], values f[T, S, N]) of ``metric/<task>`` (NaN where not logged)."""
+        return self._table(self.eval, [f"{metric}/{t}" for t in (self.tasks if tasks is None else tasks)])
 
     def train_tasks(self, metric: str):
         return self._table(self.train, [f"{metric}/{t}" for t in self.tasks])
+
+
+Curves = dict[Run, tuple[np.ndarray, np.ndarray]]  # run -> (env steps i[T], scores f[T, S, N])
+
+
+def all_tasks(runs: list[Run]) -> list[str]:
+    """Task names of all runs, in order of first appearance."""
+    return list(dict.fromkeys(t for r in runs for t in r.tasks))
+
+
+def return_key(runs: list[Run]) -> str:
+    """``return_full`` when every evaluated run logs it, else ``return`` for all (old logs)."""
+    evaluated = [r for r in runs if r.eval]
+    return "return_full" if evaluated and all(r.has_return_full for r in evaluated) else "return"
+
+
+def best_normalized(runs: list[Run]) -> Curves:
+    """The DRATS paper's metric: per-task return / the best return of any run (see the
+    module docstring) -> each evaluated run's scores f[T, S, its tasks]."""
+    key, tasks = return_key(runs), all_tasks(runs)
+    evaluated = [r for r in runs if r.eval]
+    tables = [r.eval_tasks(key, tasks) for r in evaluated]
+    best = agg.best_returns([v for _, v in tables])
+    out = {}
+    for run, (steps, v) in zip(evaluated, tables):
+        own = [tasks.index(t) for t in run.tasks]
+        out[run] = (steps, agg.normalized_by_best(v[..., own], best[own]))
+    return out
+
+
+def success_curves(runs: list[Run]) -> Curves:
+    """Per-task success f[T, S, N] of each evaluated run."""
+    return {r: r.eval_tasks("success") for r in runs if r.eval}
+
+
+def worst_curves(runs: list[Run]) -> Curves:
+    """Worst-task success f[T, S, 1]: the min over tasks within each seed."""
+    return {r: (steps, np.min(v, axis=-1, keepdims=True)) for r, (steps, v) in success_curves(runs).items()}
+
+
+def scalar_curves(runs: list[Run], key: str) -> Curves:
+    """A logged per-seed scalar as scores f[T, S, 1]."""
+    out = {}
+    for r in (r for r in runs if r.eval):
+        steps, v = r.eval_metric(key)
+        out[r] = (steps, v[..., None])
+    return out
 
 
 def _plt():
@@ -88,7 +149,7 @@ def _plt():
 
 def plot_success_per_task(runs: list[Run], path: pathlib.Path) -> None:
     plt = _plt()
-    tasks = runs[0].tasks
+    tasks = all_tasks(runs)
     cols = min(5, len(tasks))
     rows = int(np.ceil(len(tasks) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False, sharey=True)
@@ -97,9 +158,7 @@ def plot_success_per_task(runs: list[Run], path: pathlib.Path) -> None:
             continue
         steps, v = run.eval_tasks("success")
         for j, t in enumerate(run.tasks):
-            if t in tasks:
-                ax = axes.flat[tasks.index(t)]
-                ax.plot(steps, np.nanmean(v[:, :, j], axis=1), marker=".", label=f"{run.name} ({run.sampler})")
+            axes.flat[tasks.index(t)].plot(steps, np.nanmean(v[:, :, j], axis=1), marker=".", label=run.label)
     for j, ax in enumerate(axes.flat):
         if j < len(tasks):
             ax.set_title(tasks[j], fontsize=9)
@@ -107,31 +166,29 @@ def plot_success_per_task(runs: list[Run], path: pathlib.Path) -> None:
             ax.set_xlabel("env steps", fontsize=8)
         else:
             ax.axis("off")
-    axes.flat[0].set_ylabel("eval success")
+    axes.flat[0].set_ylabel("eval success (seed mean)")
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def plot_mean_worst(runs: list[Run], path: pathlib.Path, rng: np.random.Generator) -> None:
+def plot_aggregate(panels: list[tuple[str, Curves]], path: pathlib.Path, reps: int) -> None:
+    """One row per (title, curves): IQM (left) and mean (right) against env steps, each run
+    with its 95% stratified-bootstrap CI band."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-    for run in runs:
-        if not run.eval:
-            continue
-        for ax, key in zip(axes, ("mean_success", "worst_success")):
-            steps, v = run.eval_metric(key)  # [T, S]
-            mean = np.nanmean(v, axis=1)
-            ci = np.array([bootstrap_ci(row[np.isfinite(row)], rng) for row in v])
-            line, = ax.plot(steps, mean, marker=".", label=f"{run.name} ({run.sampler}, {v.shape[1]} seeds)")
-            ax.fill_between(steps, ci[:, 0], ci[:, 1], color=line.get_color(), alpha=0.2)
-    for ax, title in zip(axes, ("mean success over tasks", "worst-task success")):
-        ax.set_title(f"{title} (95% bootstrap CI over seeds)", fontsize=10)
-        ax.set_xlabel("env steps (per seed)")
-        ax.set_ylim(-0.05, 1.05)
-    axes[0].set_ylabel("eval success")
-    axes[0].legend(fontsize=8)
+    fig, axes = plt.subplots(len(panels), 2, figsize=(11, 3.6 * len(panels)), squeeze=False, sharey=True)
+    for row, (title, curves) in zip(axes, panels):
+        for run, (steps, scores) in curves.items():
+            est = agg.estimate_curve(scores, reps=reps)  # [T, 6]: iqm, lo, hi, mean, lo, hi
+            for ax, (p, lo, hi), stat in zip(row, ((0, 1, 2), (3, 4, 5)), ("IQM", "mean")):
+                line, = ax.plot(steps, est[:, p], marker=".", label=f"{run.label}, {scores.shape[1]} seeds")
+                ax.fill_between(steps, est[:, lo], est[:, hi], color=line.get_color(), alpha=0.2)
+                ax.set_title(f"{title}: {stat} (95% CI)", fontsize=9)
+        for ax in row:
+            ax.set_xlabel("env steps (per seed)")
+            ax.set_ylim(-0.05, 1.05)
+    axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -146,7 +203,7 @@ def plot_q_heatmap(run: Run, path: pathlib.Path) -> None:
     im = ax.imshow(q, aspect="auto", interpolation="nearest", cmap="viridis", extent=extent)
     ax.set_yticks(range(len(run.tasks)), run.tasks, fontsize=8)
     ax.set_xlabel("env steps (per seed)")
-    ax.set_title(f"sampling distribution q over time: {run.name} ({run.sampler})", fontsize=10)
+    ax.set_title(f"sampling distribution q over time: {run.label}", fontsize=10)
     fig.colorbar(im, ax=ax, label="q")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -162,7 +219,7 @@ def plot_env_steps(runs: list[Run], path: pathlib.Path) -> None:
         _, steps = run.train_tasks("task_env_steps")
         final = np.nanmean(steps[-1], axis=0)
         idx = [run.tasks.index(t) for t in tasks if t in run.tasks]
-        ax.bar(np.arange(len(idx)) + i * width, final[idx], width, label=f"{run.name} ({run.sampler})")
+        ax.bar(np.arange(len(idx)) + i * width, final[idx], width, label=run.label)
     ax.set_xticks(np.arange(len(tasks)) + 0.4 - width / 2, tasks, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("env steps allocated (seed mean)")
     ax.legend(fontsize=8)
@@ -171,46 +228,71 @@ def plot_env_steps(runs: list[Run], path: pathlib.Path) -> None:
     plt.close(fig)
 
 
-def summary_table(runs: list[Run], rng: np.random.Generator) -> str:
-    lines = ["| run | sampler | seeds | env steps | mean success [95% CI] | worst-task success | "
-             "normalised return |", "|---|---|---|---|---|---|---|"]
+def _ci(point: float, lo: float, hi: float) -> str:
+    return f"{point:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def summary_rows(runs: list[Run]) -> list[tuple[str, str, Curves]]:
+    """(metric, what one score is, curves) of every aggregate in summary.md and the plots."""
+    key = return_key(runs)
+    return [("mean success", "seed x task", success_curves(runs)),
+            ("worst-task success", "seed", worst_curves(runs)),
+            (f"{key} / best {key} of any run (DRATS)", "seed x task", best_normalized(runs)),
+            ("return / (episode length x 10) (MetaWorld)", "seed", scalar_curves(runs, "normalized_return"))]
+
+
+def summary_table(runs: list[Run], reps: int = agg.REPS) -> str:
+    """summary.md: final evaluation of every run, IQM and mean [95% CI] of each aggregate,
+    then per-task success."""
+    lines = ["| run | sampler | seeds | env steps | metric | one score per | IQM [95% CI] | mean [95% CI] |",
+             "|---|---|---|---|---|---|---|---|"]
+    metrics = summary_rows(runs)
     for run in runs:
         if not run.eval:
-            lines.append(f"| {run.name} | {run.sampler} | - | - | no evaluation yet | - | - |")
+            lines.append(f"| {run.name} | {run.sampler} | - | - | no evaluation yet | - | - | - |")
             continue
-        steps, mean = run.eval_metric("mean_success")
-        _, worst = run.eval_metric("worst_success")
-        _, norm = run.eval_metric("normalized_return")
-        lo, hi = bootstrap_ci(mean[-1][np.isfinite(mean[-1])], rng)
-        lines.append(f"| {run.name} | {run.sampler} | {mean.shape[1]} | {steps[-1]:,} | "
-                     f"{np.nanmean(mean[-1]):.3f} [{lo:.3f}, {hi:.3f}] | {np.nanmean(worst[-1]):.3f} | "
-                     f"{np.nanmean(norm[-1]):.3f} |")
-    tasks = runs[0].tasks
-    lines += ["", "Final evaluation success per task (seed mean):", "",
-              "| task | " + " | ".join(r.name for r in runs) + " |", "|---|" + "---|" * len(runs)]
-    finals = []
-    for run in runs:
-        if run.eval:
-            _, v = run.eval_tasks("success")
-            finals.append(dict(zip(run.tasks, np.nanmean(v[-1], axis=0))))
-        else:
-            finals.append({})
-    for t in tasks:
-        lines.append(f"| {t} | " + " | ".join(f"{f[t]:.2f}" if t in f else "-" for f in finals) + " |")
-    lines += ["", "Normalised return = per-task evaluation return / (episode length x 10) "
-              "(= / 5000 on MetaWorld), averaged over tasks."]
+        for metric, unit, curves in metrics:
+            steps, scores = curves[run]
+            e = agg.estimate(scores[-1], reps=reps)
+            lines.append(f"| {run.name} | {run.sampler} | {scores.shape[1]} | {steps[-1]:,} | {metric} | {unit} | "
+                         f"{_ci(e.iqm, e.iqm_lo, e.iqm_hi)} | {_ci(e.mean, e.mean_lo, e.mean_hi)} |")
+    evaluated = [r for r in runs if r.eval]
+    lines += ["", "Final evaluation success per task, over seeds: IQM [95% CI] and mean [95% CI]:", "",
+              "| task | " + " | ".join(f"{r.name} IQM | {r.name} mean" for r in evaluated) + " |",
+              "|---|" + "---|---|" * len(evaluated)]
+    per_task = []
+    for run in evaluated:
+        _, v = run.eval_tasks("success")
+        per_task.append(dict(zip(run.tasks, agg.estimate_per_task(v[-1], reps=reps))))
+    for t in all_tasks(runs):
+        cells = [f"{_ci(e.iqm, e.iqm_lo, e.iqm_hi)} | {_ci(e.mean, e.mean_lo, e.mean_hi)}" if (e := d.get(t))
+                 else "- | -" for d in per_task]
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    key = return_key(runs)
+    lines += ["", "IQM: 25%-trimmed mean over all scores (nothing trimmed from fewer than 4); CIs: 95% percentile "
+              f"intervals of rliable's stratified bootstrap over seeds ({reps} resamples, fixed seed).",
+              f"DRATS: per-task `{key}` / the best per-task `{key}` of any run above, over every seed and "
+              "evaluation point (one seed's mean over its evaluation episodes), averaged over tasks; "
+              "so each task's best evaluation of all runs scores 1.0.",
+              "MetaWorld: per-task evaluation return / (episode length x 10) (= / 5000 on MetaWorld), "
+              "averaged over tasks (the run's logged normalized_return)."]
+    if key == "return" and evaluated:
+        old = ", ".join(r.name for r in evaluated if not r.has_return_full)
+        lines.append(f"Fell back to `return` (the protocol's return, stopped at the first success) for all runs: "
+                     f"no `return_full` in the logs of {old} (written before it was logged).")
     return "\n".join(lines) + "\n"
 
 
-def make_plots(folders: list[pathlib.Path], out: pathlib.Path) -> list[pathlib.Path]:
+def make_plots(folders: list[pathlib.Path], out: pathlib.Path, reps: int = agg.REPS) -> list[pathlib.Path]:
     runs = [Run(f) for f in folders]
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
     written = []
     if any(r.eval for r in runs):
+        rows = summary_rows(runs)
         plot_success_per_task(runs, out / "success_per_task.png")
-        plot_mean_worst(runs, out / "success_mean_worst.png", rng)
-        written += [out / "success_per_task.png", out / "success_mean_worst.png"]
+        plot_aggregate([(m, c) for m, _, c in rows[:2]], out / "success_mean_worst.png", reps)
+        plot_aggregate([(m, c) for m, _, c in rows[2:]], out / "normalized_return.png", reps)
+        written += [out / "success_per_task.png", out / "success_mean_worst.png", out / "normalized_return.png"]
     for run in runs:
         if run.train:
             p = out / f"q_heatmap_{run.name}.png"
@@ -219,7 +301,7 @@ def make_plots(folders: list[pathlib.Path], out: pathlib.Path) -> list[pathlib.P
     if all(r.train for r in runs):
         plot_env_steps(runs, out / "env_steps_per_task.png")
         written.append(out / "env_steps_per_task.png")
-    (out / "summary.md").write_text(summary_table(runs, rng))
+    (out / "summary.md").write_text(summary_table(runs, reps))
     written.append(out / "summary.md")
     return written
 
@@ -228,9 +310,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m drats_jax.plot", description=__doc__.split("\n")[0])
     p.add_argument("runs", nargs="+", type=pathlib.Path, help="run folders (written by drats_jax.train)")
     p.add_argument("--out", type=pathlib.Path, default=None, help="output folder (default: <first run>/plots)")
+    p.add_argument("--reps", type=int, default=agg.REPS,
+                   help=f"bootstrap resamples per CI (default {agg.REPS}; each CI costs ~0.1-0.5 s per 2000)")
     args = p.parse_args(argv)
+    if args.reps < 1:
+        p.error("--reps must be at least 1")
     try:
-        written = make_plots(args.runs, args.out or args.runs[0] / "plots")
+        written = make_plots(args.runs, args.out or args.runs[0] / "plots", args.reps)
     except (ValueError, OSError) as exc:
         print(f"drats_jax.plot: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

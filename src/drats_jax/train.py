@@ -5,12 +5,14 @@ Shapes: E env slots (default one per task), N tasks, O obs size, A action size.
 One *vector step* (one lax.scan iteration) does, in order:
   1. act in every slot (uniform random actions during warm-up, else the SAC policy),
   2. step all slots (``jax.vmap(env.step)``) and insert the E transitions into the ring,
-  3. add steps / finished episodes to the per-task statistics,
-  4. autoreset finished slots: task ~ Categorical(log q) (per block of slots on the MJX
-     backends, see TrainConfig.task_block), goal ~ U{0..num_goals-1},
+  3. add steps / finished episodes to the per-task statistics (episodes that started in
+     the random-action warm-up are not the learner's: they never reach the statistics),
+  4. when a sampler window ends (every ``window_steps`` vector steps after warm-up, i.e.
+     ``sampler.interval`` env steps): update q from the window, clear the window,
+  5. autoreset finished slots: task ~ Categorical(log q) with the q of step 4 (per block
+     of slots on the MJX backends, see TrainConfig.task_block), goal ~ U{0..num_goals-1},
      ``jax.vmap(env.reset)`` merged in with ``jnp.where``,
-  5. (after warm-up) K = updates_per_step SAC gradient steps (inner lax.scan),
-  6. every ``sampler.interval`` vector steps: update q from the window, clear the window.
+  6. (after warm-up) K = updates_per_step SAC gradient steps (inner lax.scan).
 
 Python only runs between chunks:
 
@@ -45,7 +47,7 @@ from jax import lax
 
 from drats_jax import buffer as replay
 from drats_jax.agents.sac import SAC, SACState, make_sac
-from drats_jax.config import TrainConfig, validate_for_env
+from drats_jax.config import TrainConfig, resolve
 from drats_jax.samplers import Sampler, make_sampler
 from drats_jax.samplers import stats as task_stats
 
@@ -62,6 +64,7 @@ class TrainState:
     stats:           TaskStats, per-task training statistics.
     episode_return:  f32[E] return so far of each slot's running episode.
     episode_success: bool[E] whether the running episode has succeeded at any step.
+    learner_episode: bool[E] whether the running episode started after warm-up.
     step:            i32[] vector steps done (warm-up included); env steps = step * E.
     grad_steps:      i32[] SAC gradient steps done.
     """
@@ -74,6 +77,7 @@ class TrainState:
     stats: task_stats.TaskStats
     episode_return: jax.Array
     episode_success: jax.Array
+    learner_episode: jax.Array
     step: jax.Array
     grad_steps: jax.Array
 
@@ -92,6 +96,7 @@ class Trainer:
     num_envs: int  # E
     num_tasks: int  # N
     warmup_steps: int  # vector steps of random actions
+    window_steps: int  # vector steps per sampler window (window_steps x E = sampler.interval env steps)
     chunk_length: int  # vector steps per run_chunk
     num_chunks: int  # run_chunk calls after warm-up
     init: Callable[[jax.Array], TrainState]
@@ -101,6 +106,10 @@ class Trainer:
 
     def __call__(self, rng: jax.Array):
         return self.train(rng)
+
+    @property
+    def window_env_steps(self) -> int:
+        return self.window_steps * self.num_envs
 
     @property
     def env_steps_per_chunk(self) -> int:
@@ -133,17 +142,21 @@ def _where_slots(mask: jax.Array, a, b):
     return jax.tree.map(pick, a, b)
 
 
-def make_train(config: TrainConfig, env: Any) -> Trainer:
-    """Validates ``config`` against ``env`` (no tracing) and builds the pure train functions."""
-    validate_for_env(config, env)  # raises ValueError before anything compiles
+def make_train(config: TrainConfig, env: Any, sampler: Sampler | None = None) -> Trainer:
+    """Validates ``config`` against ``env`` (no tracing) and builds the pure train functions.
+
+    ``config``'s None defaults are resolved (:func:`drats_jax.config.resolve`); the
+    Trainer's ``config`` is the resolved one. ``sampler`` replaces the one named in
+    ``config.sampler`` (custom samplers, tests).
+    """
+    config, sizes = resolve(config, env)  # raises ValueError before anything compiles
     n = int(env.num_tasks)
-    e = config.resolved_num_envs(n)
-    block = config.resolved_task_block(e, getattr(env, "block_size", 1))
+    e, block = sizes.num_envs, sizes.task_block
+    warmup_steps, window_steps = sizes.warmup_steps, sizes.window_steps
     obs_size, action_size = int(env.observation_size), int(env.action_size)
     num_goals = int(env.num_goals)
     sac_cfg, s_cfg = config.sac, config.sampler
 
-    warmup_steps = math.ceil(config.warmup_env_steps / e)
     learn_steps = config.total_env_steps // e - warmup_steps
     chunk_length = max(1, min(config.chunk_length, learn_steps))
     num_chunks = learn_steps // chunk_length
@@ -154,7 +167,8 @@ def make_train(config: TrainConfig, env: Any) -> Trainer:
         )
 
     agent = make_sac(sac_cfg, n, obs_size, action_size)
-    sampler = make_sampler(s_cfg, n, total_env_steps=config.total_env_steps)
+    if sampler is None:
+        sampler = make_sampler(s_cfg, n, total_env_steps=config.total_env_steps)
     v_reset = jax.vmap(env.reset)
     v_step = jax.vmap(env.step)
 
@@ -186,6 +200,7 @@ def make_train(config: TrainConfig, env: Any) -> Trainer:
             stats=task_stats.init_stats(n, s_cfg.success_window),
             episode_return=jnp.zeros((e,), jnp.float32),
             episode_success=jnp.zeros((e,), bool),
+            learner_episode=jnp.zeros((e,), bool),
             step=jnp.zeros((), jnp.int32),
             grad_steps=jnp.zeros((), jnp.int32),
         )
@@ -221,41 +236,44 @@ def make_train(config: TrainConfig, env: Any) -> Trainer:
             terminal=done & ~truncation,  # only a true terminal stops bootstrapping
             truncation=truncation, task_id=task))
 
-        # 3. statistics.
+        # 3. statistics: every env step counts towards the task's allocation; only the
+        # learner's episodes (not the random warm-up's) reach the sampler's statistics.
         ep_return = state.episode_return + nxt.reward
         ep_success = state.episode_success | nxt.info["success"].astype(bool)
         stats = task_stats.record_steps(state.stats, task)
-        stats = task_stats.record_episodes(stats, task, done, ep_return, ep_success)
+        stats = task_stats.record_episodes(stats, task, done & state.learner_episode, ep_return, ep_success)
 
-        # 4. autoreset. cond skips the E resets on steps where no slot finished (most steps);
+        # 4. sampler update at the end of each window, BEFORE the resets below draw: slots
+        # whose episode ends with the window start their next episode from the new q.
+        step = state.step + 1
+        sampler_state = state.sampler
+        if learn:
+            def update_sampler(args):
+                sampler_state, stats = sampler.update(*args)
+                return sampler_state, task_stats.end_window(stats)
+
+            window_end = (step - warmup_steps) % window_steps == 0
+            sampler_state, stats = lax.cond(window_end, update_sampler, lambda args: args, (sampler_state, stats))
+
+        # 5. autoreset. cond skips the E resets on steps where no slot finished (most steps);
         # under a seed vmap it becomes a select, which is still correct.
         env_state = lax.cond(
             jnp.any(done),
-            lambda: _where_slots(done, reset_slots(k_reset, state.sampler), nxt),
+            lambda: _where_slots(done, reset_slots(k_reset, sampler_state), nxt),
             lambda: nxt,
         )
 
-        # 5. learn.
+        # 6. learn.
         agent_state, grad_steps = state.agent, state.grad_steps
         learn_metrics = {}
         if learn:
             agent_state, learn_metrics = gradient_steps(agent_state, buf, k_update)
             grad_steps = grad_steps + config.updates_per_step
 
-        # 6. sampler update at the end of each window.
-        step = state.step + 1
-
-        def update_sampler(args):
-            sampler_state, stats = sampler.update(*args)
-            return sampler_state, task_stats.end_window(stats)
-
-        sampler_state, stats = lax.cond(step % s_cfg.interval == 0, update_sampler, lambda args: args,
-                                        (state.sampler, stats))
-
         new = TrainState(
             rng=rng, agent=agent_state, buffer=buf, env_state=env_state, sampler=sampler_state, stats=stats,
             episode_return=jnp.where(done, 0.0, ep_return), episode_success=jnp.where(done, False, ep_success),
-            step=step, grad_steps=grad_steps)
+            learner_episode=jnp.where(done, learn, state.learner_episode), step=step, grad_steps=grad_steps)
         seg = lambda x: jax.ops.segment_sum(x, task, num_segments=n)  # noqa: E731
         step_metrics = {
             "episodes": seg(done.astype(jnp.int32)),
@@ -267,7 +285,7 @@ def make_train(config: TrainConfig, env: Any) -> Trainer:
 
     def run_steps(state: TrainState, length: int, learn: bool):
         state, per_step = lax.scan(lambda s, _: vector_step(s, learn), state, None, length=length)
-        return state, summarize(state, per_step)
+        return state, {**summarize(state, per_step), "health": health(state, per_step, length)}
 
     def summarize(state: TrainState, per_step: dict) -> dict:
         """Chunk metrics: per-task episode means over the chunk (NaN where none finished)."""
@@ -287,10 +305,24 @@ def make_train(config: TrainConfig, env: Any) -> Trainer:
                 out[k] = jnp.mean(v)
         return out
 
+    def health(state: TrainState, per_step: dict, length: int) -> dict:
+        """Where the run stopped being finite: {name: i32[]} = the first vector step of the
+        chunk (0-based) at which that learner metric was NaN/inf, or -1; for the agent's
+        parameters (checked at the chunk's end) length - 1, or -1."""
+        out = {}
+        for k, v in per_step.items():
+            if k not in ("episodes", "return_sum", "success_sum"):
+                bad = ~jnp.isfinite(v)
+                out[k] = jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
+        for name in ("actor_params", "critic_params", "log_alpha"):
+            finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(getattr(state.agent, name))]))
+            out[name] = jnp.where(finite, -1, length - 1).astype(jnp.int32)
+        return out
+
     def warmup(state: TrainState):
         if warmup_steps == 0:
-            return state, summarize(state, {k: jnp.zeros((1, n), jnp.int32)
-                                            for k in ("episodes", "return_sum", "success_sum")})
+            empty = {k: jnp.zeros((1, n), jnp.int32) for k in ("episodes", "return_sum", "success_sum")}
+            return state, {**summarize(state, empty), "health": health(state, empty, 1)}
         return run_steps(state, warmup_steps, learn=False)
 
     def run_chunk(state: TrainState):
@@ -302,7 +334,7 @@ def make_train(config: TrainConfig, env: Any) -> Trainer:
         return lax.scan(lambda s, _: run_chunk(s), state, None, length=num_chunks)
 
     return Trainer(config=config, env=env, agent=agent, sampler=sampler, num_envs=e, num_tasks=n,
-                   warmup_steps=warmup_steps, chunk_length=chunk_length, num_chunks=num_chunks,
+                   warmup_steps=warmup_steps, window_steps=window_steps, chunk_length=chunk_length, num_chunks=num_chunks,
                    init=init, warmup=warmup, run_chunk=run_chunk, train=train)
 
 
@@ -376,9 +408,12 @@ class Prepared:
     resumed: tuple[int, TrainState] | None  # (env steps, restored state)
 
 
-def prepare(argv: list[str] | None = None) -> Prepared:
+def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
     """Parses and validates the command line, builds the env and trainer, restores the
-    checkpoint when resuming. Raises cli.UsageError (one line); compiles nothing."""
+    checkpoint when resuming. Raises cli.UsageError (one line); compiles nothing.
+
+    ``env``: use this env instead of ``metaworld_jax.make(--tasks, ...)`` (tests, custom envs).
+    The saved config.json holds the resolved trainer config (warm-up, sampler window)."""
     import pathlib  # noqa: PLC0415
 
     from drats_jax import checkpoint, cli  # noqa: PLC0415
@@ -393,13 +428,15 @@ def prepare(argv: list[str] | None = None) -> Prepared:
             import wandb  # noqa: F401, PLC0415
         except ImportError:
             raise cli.UsageError("--wandb needs the wandb package, which is not installed") from None
-    import metaworld_jax  # noqa: PLC0415
+    if env is None:
+        import metaworld_jax  # noqa: PLC0415
 
-    env = metaworld_jax.make(cfg.tasks, backend=cfg.backend, seed=cfg.env_seed, block_size=cfg.block_size)
+        env = metaworld_jax.make(cfg.tasks, backend=cfg.backend, seed=cfg.env_seed, block_size=cfg.block_size)
     try:
         trainer = make_train(cfg.train, env)
     except ValueError as exc:
         raise cli.UsageError(" ".join(str(exc).split())) from None
+    cfg = dataclasses.replace(cfg, train=trainer.config)  # None defaults resolved
     if not resume:
         cli.create_out_folder(out)
     fixed = {k: v for k, v in cli.to_dict(cfg).items() if k not in cli.RESUMABLE_CHANGES}
@@ -428,10 +465,39 @@ def _due(env_steps: int, per_chunk: int, interval: int) -> bool:
 
 
 def train_and_evaluate(p: Prepared, log: Callable[[str], None] = print) -> dict:
-    """The Python driver: warm-up, then chunk by chunk (log, evaluate, checkpoint). Returns
-    the final evaluation summary (seed means) and wall time."""
+    """The Python driver: warm-up, then chunk by chunk (log, evaluate, checkpoint).
+
+    Returns the final evaluation summary (seed means) and wall time, or, when SIGTERM/SIGINT
+    arrived, {"env_steps", "interrupted": signal name, "wall_s"} after checkpointing at the
+    next chunk boundary. Raises Diverged (nothing saved) when a loss or parameter becomes
+    NaN/inf, so the last good checkpoint stays the newest one.
+    """
+    from drats_jax.logger import MetricsLogger  # noqa: PLC0415
+
+    cfg = p.cfg
+    # Resuming drops log rows written after the checkpoint (all of them if there was none).
+    resume_step = p.resumed[0] if p.resumed is not None else (-1 if cfg.resume else None)
+    logger = MetricsLogger(p.out, resume_step=resume_step,
+                           use_wandb=cfg.wandb, wandb_project=cfg.wandb_project, config=cli_dict(cfg))
+    t0 = time.perf_counter()
+    try:
+        with _StopRequest() as stop:
+            env_steps = _chunk_loop(p, logger, stop, log)
+    finally:
+        logger.close()
+        p.checkpointer.close()
+    if stop.requested:
+        log(f"stopped by {stop.requested} at {env_steps:,} env steps per seed; checkpoint saved; "
+            f"continue with: python -m drats_jax.train --resume {p.out}")
+        return {"env_steps": env_steps, "interrupted": stop.requested, "wall_s": time.perf_counter() - t0}
+    return _write_summary(p.out, time.perf_counter() - t0)
+
+
+def _chunk_loop(p: Prepared, logger, stop: "_StopRequest", log: Callable[[str], None]) -> int:
+    """Warm-up (unless resumed), then chunks until the end or a stop request; returns the
+    env steps per seed reached."""
     from drats_jax import evaluate as evaluation  # noqa: PLC0415
-    from drats_jax.logger import MetricsLogger, per_seed_rows, read_rows  # noqa: PLC0415
+    from drats_jax.logger import per_seed_rows  # noqa: PLC0415
     from drats_jax.progress import ProgressBar  # noqa: PLC0415
 
     cfg, trainer, env, ckpt = p.cfg, p.trainer, p.env, p.checkpointer
@@ -440,53 +506,118 @@ def train_and_evaluate(p: Prepared, log: Callable[[str], None] = print) -> dict:
     init, warmup, chunk = trainer.jitted(cfg.seeds)
     evaluate = jax.jit(jax.vmap(evaluation.make_evaluate(env, trainer.agent, cfg.eval_episodes)))
     scale = evaluation.return_scale(env)
-    # Resuming drops log rows written after the checkpoint (all of them if there was none).
-    resume_step = p.resumed[0] if p.resumed is not None else (-1 if cfg.resume else None)
-    logger = MetricsLogger(p.out, resume_step=resume_step,
-                           use_wandb=cfg.wandb, wandb_project=cfg.wandb_project, config=cli_dict(cfg))
-    t0 = time.perf_counter()
-
     if p.resumed is not None:
         state = jax.device_put(p.resumed[1])
         log(f"resumed {p.out} at {p.resumed[0]:,} env steps per seed")
     else:
         state, _ = warmup(init(seed_keys(cfg)))
     done = (int(np.asarray(state.step).reshape(-1)[0]) - trainer.warmup_steps) // trainer.chunk_length
-    start = (trainer.warmup_steps + done * trainer.chunk_length) * e
-    # Tests set this to SIGKILL the run at a deterministic point (a kill from outside races
-    # with how fast a tiny run finishes).
-    kill_at = int(os.environ["DRATS_JAX_TEST_SIGKILL_AT"]) if "DRATS_JAX_TEST_SIGKILL_AT" in os.environ else None
-    with ProgressBar(trainer.total_env_steps, start, enabled=cfg.progress) as bar:
+    env_steps = (trainer.warmup_steps + done * trainer.chunk_length) * e
+    # Tests set this to signal the run at a deterministic point ("SIGKILL:1400", "SIGTERM:1400";
+    # a signal from outside races with how fast a tiny run finishes).
+    test_signal = os.environ.get("DRATS_JAX_TEST_SIGNAL_AT")
+    with ProgressBar(trainer.total_env_steps, env_steps, enabled=cfg.progress) as bar:
         for i in range(done, trainer.num_chunks):
+            chunk_start = env_steps
             state, metrics = chunk(state)
             m = jax.device_get(metrics)
             env_steps = int(np.asarray(m["env_steps"]).reshape(-1)[0])
-            last = i == trainer.num_chunks - 1
+            bad = first_nonfinite(m.pop("health"), chunk_start, e)
+            if bad is not None:
+                last_good = ckpt.latest_step()
+                kept = (f"the last good checkpoint ({last_good:,} env steps) is kept" if last_good is not None
+                        else "no checkpoint had been written")
+                raise Diverged(f"{bad}; stopped without saving, {kept}")
             logger.log("train", env_steps, per_seed_rows(_train_metrics(m), names))
-            if kill_at is not None and env_steps >= kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)  # test hook: die mid-run, logs ahead of the checkpoint
+            if test_signal is not None and env_steps >= int(test_signal.split(":")[1]):
+                os.kill(os.getpid(), getattr(signal, test_signal.split(":")[0]))
+                test_signal = None
+            last = i == trainer.num_chunks - 1
+            # A due evaluation runs even when stopping: the resumed run would not redo it.
             if last or _due(env_steps, per_chunk, cfg.eval_interval):
                 result = jax.device_get(evaluate(state.agent))
                 summary = evaluation.summarize(result, scale)
-                logger.log("eval", env_steps, per_seed_rows({**summary, "success": result["success"],
-                                                             "return": result["return"]}, names))
+                logger.log("eval", env_steps, per_seed_rows({**summary, **result}, names))
                 bar.set_eval(float(np.mean(summary["mean_success"])), float(np.mean(summary["worst_success"])))
-            if last or _due(env_steps, per_chunk, cfg.checkpoint_interval):
+            if last or stop.requested or _due(env_steps, per_chunk, cfg.checkpoint_interval):
                 ckpt.save(env_steps, state)
             bar.update(env_steps, np.asarray(m["success_rate"]), np.asarray(m["q"]))
-    logger.close()
-    ckpt.close()
-    final = [r for r in read_rows(p.out / "eval.jsonl")]
+            if stop.requested and not last:
+                return env_steps
+    stop.requested = None  # the run ended anyway
+    return env_steps
+
+
+def _write_summary(out, wall_s: float) -> dict:
+    """summary.json (atomic) from the last evaluation's rows: seed means, and wall time."""
+    from drats_jax.logger import read_rows  # noqa: PLC0415
+
+    final = read_rows(out / "eval.jsonl")
     last_step = max((r["env_steps"] for r in final), default=None)
     final = [r for r in final if r["env_steps"] == last_step]
-    summary = {"env_steps": last_step, "seeds": len(final), "wall_s": time.perf_counter() - t0}
+    summary = {"env_steps": last_step, "seeds": len(final), "wall_s": wall_s}
     for key in final[0] if final else ():
-        if key not in ("env_steps", "seed"):
+        if key not in ("env_steps", "seed") and all(isinstance(r[key], (int, float)) for r in final):
             summary[key] = float(np.mean([r[key] for r in final]))
-    tmp = p.out / "summary.json.tmp"
+    tmp = out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    tmp.replace(p.out / "summary.json")
+    tmp.replace(out / "summary.json")
     return summary
+
+
+# Within one vector step, the order in which a NaN spreads: name the first as the cause.
+_CAUSE_ORDER = ("critic_loss", "q_mean", "critic_params", "actor_loss", "entropy", "actor_params", "alpha_loss",
+                "alpha_mean", "log_alpha")
+
+
+class Diverged(Exception):
+    """A loss or parameter became NaN/inf; str(error) is one line naming the metric and step."""
+
+
+def first_nonfinite(health: dict, chunk_start: int, num_envs: int) -> str | None:
+    """The earliest non-finite learner metric or parameter of a chunk, as one line, or None.
+
+    health: {name: i32[S]} from run_chunk (first bad vector step of the chunk, -1 if none);
+    chunk_start: env steps per seed before the chunk. Ties name the first metric in order.
+    """
+    found = []
+    for name, idx in health.items():
+        idx = np.asarray(idx).reshape(-1)
+        for seed in np.flatnonzero(idx >= 0):
+            order = _CAUSE_ORDER.index(name) if name in _CAUSE_ORDER else len(_CAUSE_ORDER)
+            found.append((chunk_start + (int(idx[seed]) + 1) * num_envs, order, name, int(seed)))
+    if not found:
+        return None
+    at, _, name, seed = min(found)
+    what = "parameters" if name.endswith("params") or name == "log_alpha" else "loss/metric"
+    return f"non-finite {name} ({what}) at env step {at:,} (seed {seed})"
+
+
+class _StopRequest:
+    """Turns SIGTERM/SIGINT (cluster preemption, Ctrl-C) into a request the driver honours at
+    the next chunk boundary: checkpoint, then exit 0. A second signal stops at once."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.requested: str | None = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        if self.requested is not None:  # second signal: the default behaviour
+            signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
+            signal.raise_signal(signum)
+            return
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self):
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def _train_metrics(m: dict) -> dict:
@@ -531,8 +662,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{cfg.tasks}: N={trainer.num_tasks} tasks, E={trainer.num_envs} slots, {cfg.seeds} seed(s), "
           f"{trainer.total_env_steps:,} env steps per seed ({trainer.num_chunks} chunks), "
           f"sampler={cfg.train.sampler.name}, out={prepared.out}")
-    summary = train_and_evaluate(prepared)
-    print(format_summary(summary, tuple(prepared.env.task_names)))
+    print(f"warm-up {trainer.warmup_steps * trainer.num_envs:,} env steps; sampler window "
+          f"{trainer.window_steps:,} vector steps x {trainer.num_envs} slots = {trainer.window_env_steps:,} env steps")
+    try:
+        summary = train_and_evaluate(prepared)
+    except Diverged as exc:
+        print(f"drats_jax.train: error: {exc}", file=sys.stderr)
+        return 3
+    if "interrupted" not in summary:
+        print(format_summary(summary, tuple(prepared.env.task_names)))
     return 0
 
 

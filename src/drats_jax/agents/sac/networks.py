@@ -1,6 +1,9 @@
 """Flax (linen) networks of multi-task SAC.
 
 Inputs are already task-conditioned: x = concat(obs, one_hot(task_id, N)), f32[B, D].
+Initialisers follow the reference MTSAC (rainx0r/metaworld-algorithms): He-uniform hidden
+kernels, zero biases, and a small uniform init of the output layer (actor +-1e-3, critic
++-3e-3), so the first policy is a near-zero-mean Gaussian and the first Q-values are ~0.
 """
 
 from __future__ import annotations
@@ -8,6 +11,18 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+ACTOR_HEAD_SCALE = 1e-3
+CRITIC_HEAD_SCALE = 3e-3
+
+
+def uniform_init(scale: float):
+    """U(-scale, scale) initialiser."""
+
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -scale, scale)
+
+    return init
 
 
 class MLP(nn.Module):
@@ -17,37 +32,38 @@ class MLP(nn.Module):
     depth: int
     out: int
     layer_norm: bool = False
+    head_scale: float = CRITIC_HEAD_SCALE
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         for _ in range(self.depth):
-            x = nn.Dense(self.width)(x)
+            x = nn.Dense(self.width, kernel_init=nn.initializers.he_uniform(), bias_init=nn.initializers.zeros)(x)
             if self.layer_norm:
                 x = nn.LayerNorm()(x)
             x = nn.relu(x)
-        return nn.Dense(self.out)(x)
+        head = uniform_init(self.head_scale)
+        return nn.Dense(self.out, kernel_init=head, bias_init=head)(x)
 
 
 class Actor(nn.Module):
     """Gaussian policy head before the tanh squash.
 
-    Returns (mean f32[B, A], log_std f32[B, A]); log_std is squashed smoothly into
-    [log_std_min, log_std_max] so its gradient never vanishes at a hard clip.
+    Returns (mean f32[B, A], log_std f32[B, A]); log_std is clipped to
+    [log_std_min, log_std_max] (the reference MTSAC's [-20, 2]).
     """
 
     action_size: int
     width: int
     depth: int
     layer_norm: bool = False
-    log_std_min: float = -5.0
+    log_std_min: float = -20.0
     log_std_max: float = 2.0
 
     @nn.compact
     def __call__(self, x: jax.Array):
-        h = MLP(self.width, self.depth, 2 * self.action_size, self.layer_norm)(x)
-        mean, raw = jnp.split(h, 2, axis=-1)
-        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (jnp.tanh(raw) + 1.0)
-        return mean, log_std
+        h = MLP(self.width, self.depth, 2 * self.action_size, self.layer_norm, ACTOR_HEAD_SCALE)(x)
+        mean, log_std = jnp.split(h, 2, axis=-1)
+        return mean, jnp.minimum(jnp.maximum(log_std, self.log_std_min), self.log_std_max)
 
 
 class Critic(nn.Module):
@@ -59,7 +75,8 @@ class Critic(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, action: jax.Array) -> jax.Array:
-        return MLP(self.width, self.depth, 1, self.layer_norm)(jnp.concatenate([x, action], -1))[..., 0]
+        x = jnp.concatenate([x, action], -1)
+        return MLP(self.width, self.depth, 1, self.layer_norm, CRITIC_HEAD_SCALE)(x)[..., 0]
 
 
 class TwinCritic(nn.Module):

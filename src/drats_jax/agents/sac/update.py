@@ -73,8 +73,10 @@ def clip_by_global_norm(max_norm: float) -> optax.GradientTransformation:
     return optax.GradientTransformation(init, update)
 
 
-def _optimizer(lr: float, max_grad_norm: float) -> optax.GradientTransformation:
-    return optax.chain(clip_by_global_norm(max_grad_norm), optax.adam(lr))
+def _optimizer(lr: float, eps: float, max_grad_norm: float | None) -> optax.GradientTransformation:
+    """Adam, after a global-norm clip unless ``max_grad_norm`` is None."""
+    adam = optax.adam(lr, eps=eps)
+    return adam if max_grad_norm is None else optax.chain(clip_by_global_norm(max_grad_norm), adam)
 
 
 class SAC(NamedTuple):
@@ -167,8 +169,9 @@ def make_sac(config: SACConfig, num_tasks: int, obs_size: int, action_size: int)
     return SAC(
         config=config, num_tasks=num_tasks, obs_size=obs_size, action_size=action_size,
         actor=actor, critic=critic,
-        actor_tx=_optimizer(config.actor_lr, config.max_grad_norm),
-        critic_tx=_optimizer(config.critic_lr, config.max_grad_norm),
-        alpha_tx=_optimizer(config.alpha_lr, config.max_grad_norm),
+        actor_tx=_optimizer(config.actor_lr, config.adam_eps, config.max_grad_norm),
+        critic_tx=_optimizer(config.critic_lr, config.adam_eps, config.max_grad_norm),
+        # The reference MTSAC leaves the temperature optimiser unclipped.
+        alpha_tx=_optimizer(config.alpha_lr, config.adam_eps, None),
         target_entropy=target_entropy,
     )
