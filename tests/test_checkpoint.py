@@ -154,13 +154,13 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypa
 
     import jax.numpy as jnp  # noqa: PLC0415
 
-    from drats_jax import train  # noqa: PLC0415
+    from drats_jax import driver  # noqa: PLC0415
 
     argv = ["--train.num-envs", "4", "--total-steps", "2000", "--train.warmup-env-steps", "400",
             "--train.chunk-length", "50", "--train.buffer-capacity", "2000", "--train.sac.hidden-width", "16",
             "--train.sac.hidden-depth", "1", "--train.sac.batch-size", "32", "--eval-episodes", "2",
             "--checkpoint-interval", "200", "--no-progress", "--out", str(tmp_path / "run")]
-    prepared = train.prepare(argv, env=PointMass())
+    prepared = driver.prepare(argv, env=PointMass())
     run_chunk = prepared.trainer.run_chunk
     poison_from = prepared.trainer.warmup_steps + 2 * 50  # vector steps: after 2 good chunks
 
@@ -170,8 +170,8 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypa
         return run_chunk(state.replace(buffer=state.buffer.replace(data=data.replace(reward=reward))))
 
     prepared.trainer = dataclasses.replace(prepared.trainer, run_chunk=poisoned)
-    monkeypatch.setattr(train, "prepare", lambda argv, env=None: prepared)
-    assert train.main(argv) == 3
+    monkeypatch.setattr(driver, "prepare", lambda argv, env=None: prepared)
+    assert driver.main(argv) == 3
     err = capsys.readouterr().err.strip()
     assert "\n" not in err, err
     good = 4 * poison_from  # env steps per seed at the last good chunk boundary

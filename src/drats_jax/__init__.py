@@ -1,11 +1,14 @@
 """drats-jax: multi-task SAC in JAX with DRATS adaptive task sampling.
 
 Modules (one concept each):
-    config     frozen hyperparameter dataclasses, validated before any compile
-    buffer     fixed-capacity replay ring on device
-    samplers   task samplers (DRATS, Uniform, Learning Progress, SMT) + per-task statistics
-    agents.sac multi-task SAC (networks, losses, update)
-    train      the PureJaxRL-style training loop: make_train(config, env)
+    config          frozen hyperparameter dataclasses, validated before any compile
+    allocation      which task each env slot runs: env step, statistics, sampler window, autoreset
+    samplers        task samplers (DRATS, Uniform, Learning Progress, SMT) + per-task statistics
+    buffer          fixed-capacity replay ring on device
+    agents.sac      multi-task SAC (networks, losses, update) and its loop (train: make_train)
+    loop            the Trainer interface every learner's loop returns; chunk bookkeeping
+    driver, train   the Python driver; ``python -m drats_jax.train``
+    evaluate, plot  MetaWorld-protocol evaluation; plots and rliable statistics
 """
 
 __version__ = "0.1.0"

@@ -17,23 +17,7 @@ import jax.numpy as jnp
 from flax import struct
 from jax import lax
 
-
-@struct.dataclass
-class Transition:
-    """A batch of B transitions (B = slots on insert, batch size on sample).
-
-    obs, next_obs: f32[B, obs_size]; action: f32[B, action_size] in [-1, 1];
-    reward: f32[B]; terminal: bool[B] (true end: no bootstrap); truncation: bool[B]
-    (time limit: still bootstraps); task_id: i32[B].
-    """
-
-    obs: jax.Array
-    action: jax.Array
-    reward: jax.Array
-    next_obs: jax.Array
-    terminal: jax.Array
-    truncation: jax.Array
-    task_id: jax.Array
+from drats_jax.types import Transition
 
 
 @struct.dataclass

@@ -1,0 +1,162 @@
+"""Task allocation: which task every env slot runs, shared by every learner's loop.
+
+The learner only chooses actions; this module steps the env slots and decides what they
+run. One call of ``step`` is one *vector step* of E slots, in this order:
+
+  1. step every slot (``jax.vmap(env.step)``) with the learner's actions,
+  2. add the step to each task's env-step count, and the episodes that finished to the
+     per-task statistics; episodes that started during the random-action warm-up are not
+     the learner's and never reach them (nor the window, success ring or max return),
+  3. when a sampler window ends (every ``window_steps`` learning vector steps, i.e.
+     ``sampler.interval`` env steps): update q from the window, clear the window,
+  4. autoreset finished slots: task ~ Categorical(log q) with the q of step 3, so slots
+     whose episode ends with a window start from the new q (one draw per block of
+     ``task_block`` consecutive slots on the MJX backends), goal ~ U{0..num_goals-1},
+     ``jax.vmap(env.reset)`` merged in with ``jnp.where``.
+
+``step`` returns the transitions of the step (true next observations, before the reset)
+for the learner: a replay ring for SAC, a rollout for PPO.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from jax import lax
+
+from drats_jax.samplers import Sampler
+from drats_jax.samplers import stats as task_stats
+from drats_jax.types import Transition
+
+# Per-step, per-task episode counts and sums that ``chunk_metrics`` reduces.
+EPISODE_KEYS = ("episodes", "return_sum", "success_sum")
+
+
+@struct.dataclass
+class AllocationState:
+    """env_state: the env's State with leading axis E; sampler: the sampler's state (holds q);
+    stats: TaskStats; episode_return f32[E] / episode_success bool[E]: the running episode
+    of each slot so far; learner_episode bool[E]: whether it started after warm-up;
+    window_step i32[]: learning vector steps into the current sampler window."""
+
+    env_state: Any
+    sampler: Any
+    stats: task_stats.TaskStats
+    episode_return: jax.Array
+    episode_success: jax.Array
+    learner_episode: jax.Array
+    window_step: jax.Array
+
+
+class Allocation(NamedTuple):
+    """Static description (sizes, sampler) and the pure functions over AllocationState."""
+
+    num_envs: int  # E
+    num_tasks: int  # N
+    task_block: int  # consecutive slots sharing one task draw
+    window_steps: int  # learning vector steps per sampler window
+    sampler: Sampler
+    init: Callable[[jax.Array], AllocationState]
+    step: Callable[..., tuple[AllocationState, Transition, dict]]
+
+    @staticmethod
+    def observe(state: AllocationState) -> tuple[jax.Array, jax.Array]:
+        """What the learner acts on: (obs f32[E, O], task_id i32[E])."""
+        return state.env_state.obs, state.env_state.info["task_id"].astype(jnp.int32)
+
+    def chunk_metrics(self, state: AllocationState, per_step: dict) -> dict:
+        """Per-task metrics of a chunk from step's stacked per-step metrics [T, N]: episodes,
+        mean episode_return and success_rate (NaN where no episode finished), q and each
+        task's env steps so far."""
+        count = jnp.sum(per_step["episodes"], axis=0)
+        denom = jnp.where(count > 0, count, 1)
+        mean = lambda k: jnp.where(count > 0, jnp.sum(per_step[k], 0) / denom, jnp.nan)  # noqa: E731
+        return {"episodes": count, "episode_return": mean("return_sum"), "success_rate": mean("success_sum"),
+                "q": self.sampler.probabilities(state.sampler), "task_env_steps": state.stats.env_steps}
+
+
+def _where_slots(mask: jax.Array, a, b):
+    """Per-slot select over pytrees whose leaves have a leading axis E. mask: bool[E]."""
+
+    def pick(x, y):
+        m = mask.reshape(mask.shape + (1,) * (x.ndim - 1))
+        return jnp.where(m, x, y)
+
+    return jax.tree.map(pick, a, b)
+
+
+def make_allocation(env: Any, sampler: Sampler, *, num_envs: int, task_block: int, window_steps: int,
+                    success_window: int) -> Allocation:
+    """The allocation of E = num_envs slots of ``env`` to its N tasks by ``sampler``."""
+    n, e, block = int(env.num_tasks), int(num_envs), int(task_block)
+    num_goals = int(env.num_goals)
+    v_reset, v_step = jax.vmap(env.reset), jax.vmap(env.step)
+
+    def reset_slots(rng, sampler_state):
+        """Fresh episodes in every slot: task ~ Categorical(log q) per block of slots, goal
+        uniform per slot."""
+        k_draw, k_reset = jax.random.split(rng)
+        k_task, k_goal = jax.random.split(k_draw)
+        q = sampler.probabilities(sampler_state)
+        task = jax.random.categorical(k_task, jnp.log(q), shape=(e // block,)).astype(jnp.int32)
+        task = jnp.repeat(task, block)
+        goal = jax.random.randint(k_goal, (e,), 0, num_goals, dtype=jnp.int32)
+        return v_reset(jax.random.split(k_reset, e), task, goal)
+
+    def init(rng: jax.Array) -> AllocationState:
+        sampler_state = sampler.init()
+        return AllocationState(
+            env_state=reset_slots(rng, sampler_state), sampler=sampler_state,
+            stats=task_stats.init_stats(n, success_window),
+            episode_return=jnp.zeros((e,), jnp.float32), episode_success=jnp.zeros((e,), bool),
+            learner_episode=jnp.zeros((e,), bool), window_step=jnp.zeros((), jnp.int32))
+
+    def update_sampler(args):
+        sampler_state, stats = sampler.update(*args)
+        return sampler_state, task_stats.end_window(stats)
+
+    def step(state: AllocationState, action: jax.Array, rng: jax.Array, learn: bool):
+        """One vector step (module docstring). action f32[E, A]; learn (static): False during
+        the random-action warm-up. Returns (state, transitions with leading axis E,
+        per-task metrics {episodes, return_sum, success_sum}: [N] each)."""
+        obs, task = Allocation.observe(state)
+        nxt = v_step(state.env_state, action)
+        truncation = nxt.info["truncation"].astype(bool)
+        done = nxt.done.astype(bool)
+        transition = Transition(obs=obs, action=action, reward=nxt.reward, next_obs=nxt.obs,
+                                terminal=done & ~truncation,  # only a true terminal stops bootstrapping
+                                truncation=truncation, task_id=task)
+
+        # Statistics: every env step counts towards its task's allocation; only the learner's
+        # episodes reach what the sampler reads.
+        ep_return = state.episode_return + nxt.reward
+        ep_success = state.episode_success | nxt.info["success"].astype(bool)
+        stats = task_stats.record_steps(state.stats, task)
+        stats = task_stats.record_episodes(stats, task, done & state.learner_episode, ep_return, ep_success)
+
+        # The window ends BEFORE the resets below draw: they draw from the new q.
+        sampler_state, window_step = state.sampler, state.window_step
+        if learn:
+            window_step = window_step + 1
+            window_end = window_step == window_steps
+            sampler_state, stats = lax.cond(window_end, update_sampler, lambda args: args, (sampler_state, stats))
+            window_step = jnp.where(window_end, 0, window_step)
+
+        # Autoreset. cond skips the E resets on steps where no slot finished (most steps);
+        # under a seed vmap it becomes a select, which is still correct.
+        env_state = lax.cond(jnp.any(done), lambda: _where_slots(done, reset_slots(rng, sampler_state), nxt),
+                             lambda: nxt)
+        new = AllocationState(
+            env_state=env_state, sampler=sampler_state, stats=stats,
+            episode_return=jnp.where(done, 0.0, ep_return), episode_success=jnp.where(done, False, ep_success),
+            learner_episode=jnp.where(done, learn, state.learner_episode), window_step=window_step)
+        seg = lambda x: jax.ops.segment_sum(x, task, num_segments=n)  # noqa: E731
+        metrics = {"episodes": seg(done.astype(jnp.int32)), "return_sum": seg(jnp.where(done, ep_return, 0.0)),
+                   "success_sum": seg((done & ep_success).astype(jnp.int32))}
+        return new, transition, metrics
+
+    return Allocation(num_envs=e, num_tasks=n, task_block=block, window_steps=int(window_steps), sampler=sampler,
+                      init=init, step=step)

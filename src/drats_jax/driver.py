@@ -1,0 +1,356 @@
+"""The Python driver of a training run: prepare (parse, validate, build, restore), then train
+chunk by chunk with logging, evaluation, checkpoints, the divergence stop and the preemption
+stop. ``python -m drats_jax.train`` is :func:`main`.
+
+Python only runs between chunks; everything inside a chunk is one jitted program of the
+learner's loop (:mod:`drats_jax.agents.sac.train`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+from drats_jax.agents.sac.train import make_train
+from drats_jax.loop import Trainer
+
+
+def run(trainer: Trainer, seed: int = 0, num_seeds: int | None = None, num_chunks: int | None = None,
+        log: Callable[[str], None] | None = print) -> tuple[Any, list[dict], dict]:
+    """Trains chunk by chunk from Python and measures throughput.
+
+    Returns (final state, per-chunk metrics as numpy, throughput dict). Throughput counts
+    only chunks after the first (which includes compilation): env_steps_per_s and
+    grad_steps_per_s summed over seeds, plus compile-inclusive wall times.
+    """
+    init, warmup, chunk = trainer.jitted(num_seeds)
+    rng = jax.random.PRNGKey(seed)
+    if num_seeds is not None:
+        rng = jax.random.split(rng, num_seeds)
+    seeds = 1 if num_seeds is None else num_seeds
+    num_chunks = trainer.num_chunks if num_chunks is None else min(num_chunks, trainer.num_chunks)
+
+    t0 = time.perf_counter()
+    state = init(rng)
+    state, _ = warmup(state)
+    jax.block_until_ready(state)
+    t_warm = time.perf_counter() - t0
+    history, times = [], []
+    for i in range(num_chunks):
+        t = time.perf_counter()
+        state, metrics = chunk(state)
+        metrics = jax.device_get(metrics)
+        times.append(time.perf_counter() - t)
+        history.append(metrics)
+        if log is not None:
+            ret = np.asarray(metrics["episode_return"])
+            q = np.asarray(metrics["q"])
+            q0 = np.array2string(q.reshape(-1, q.shape[-1])[0], precision=3, separator=" ")
+            log(f"chunk {i + 1}/{num_chunks} env_steps={np.max(metrics['env_steps'])} "
+                f"mean_return={np.nanmean(ret) if np.isfinite(ret).any() else float('nan'):.1f} "
+                f"q(seed 0)={q0} ({times[-1]:.2f}s)")
+    steady = times[1:] if len(times) > 1 else times
+    dt = sum(steady)
+    throughput = {
+        "env_steps_per_s": seeds * trainer.env_steps_per_chunk * len(steady) / dt if dt > 0 else float("nan"),
+        "grad_steps_per_s": seeds * trainer.updates_per_chunk * len(steady) / dt
+        if dt > 0 else float("nan"),
+        "init_and_warmup_s": t_warm,
+        "first_chunk_s": times[0] if times else float("nan"),
+        "seeds": seeds,
+    }
+    if log is not None:
+        log(format_throughput(throughput))
+    return state, history, throughput
+
+
+def format_throughput(t: dict) -> str:
+    return (f"throughput ({t['seeds']} seed(s), excluding the first, compiling chunk): "
+            f"{t['env_steps_per_s']:.0f} env steps/s, {t['grad_steps_per_s']:.0f} gradient steps/s "
+            f"(init+warm-up {t['init_and_warmup_s']:.1f}s, first chunk {t['first_chunk_s']:.1f}s)")
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A validated run, ready to compile: everything that can fail on user input has run."""
+
+    cfg: Any  # cli.RunConfig
+    out: Any  # pathlib.Path
+    env: Any
+    trainer: Trainer
+    checkpointer: Any  # checkpoint.Checkpointer
+    resumed: tuple[int, Any] | None  # (env steps, restored state)
+
+
+def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
+    """Parses and validates the command line, builds the env and trainer, restores the
+    checkpoint when resuming. Raises cli.UsageError (one line); compiles nothing.
+
+    ``env``: use this env instead of ``metaworld_jax.make(--tasks, ...)`` (tests, custom envs).
+    The saved config.json holds the resolved trainer config (warm-up, sampler window)."""
+    import pathlib  # noqa: PLC0415
+
+    from drats_jax import checkpoint, cli  # noqa: PLC0415
+
+    cfg = cli.parse_args(argv)
+    resume = cfg.resume is not None
+    out = pathlib.Path(cfg.resume if resume else (cfg.out or cli.default_out(cfg)))
+    cfg = dataclasses.replace(cfg, out=str(out))
+    cli.check_out_folder(out, resume)
+    if cfg.wandb:
+        try:
+            import wandb  # noqa: F401, PLC0415
+        except ImportError:
+            raise cli.UsageError("--wandb needs the wandb package, which is not installed") from None
+    if env is None:
+        import metaworld_jax  # noqa: PLC0415
+
+        env = metaworld_jax.make(cfg.tasks, backend=cfg.backend, seed=cfg.env_seed, block_size=cfg.block_size)
+    try:
+        trainer = make_train(cfg.train, env)
+    except ValueError as exc:
+        raise cli.UsageError(" ".join(str(exc).split())) from None
+    cfg = dataclasses.replace(cfg, train=trainer.config)  # None defaults resolved
+    if not resume:
+        cli.create_out_folder(out)
+    fixed = {k: v for k, v in cli.to_dict(cfg).items() if k not in cli.RESUMABLE_CHANGES}
+    ckpt = checkpoint.Checkpointer(out / "checkpoints", cfg.keep_checkpoints, fixed)
+    resumed = None
+    if resume and ckpt.latest_step() is not None:
+        abstract = jax.eval_shape(jax.vmap(trainer.init), seed_keys(cfg))  # traces, compiles nothing
+        try:
+            resumed = ckpt.restore(abstract)
+        except checkpoint.CheckpointError as exc:
+            ckpt.close()
+            raise cli.UsageError(str(exc)) from None
+    elif not resume:
+        cli.save_config(cfg, out)
+    return Prepared(cfg=cfg, out=out, env=env, trainer=trainer, checkpointer=ckpt, resumed=resumed)
+
+
+def seed_keys(cfg) -> jax.Array:
+    """keys[seeds]: seed s of the run trains from split(PRNGKey(train.seed), seeds)[s]."""
+    return jax.random.split(jax.random.PRNGKey(cfg.train.seed), cfg.seeds)
+
+
+def _due(env_steps: int, per_chunk: int, interval: int) -> bool:
+    """True at the first chunk boundary at or after each multiple of ``interval`` env steps."""
+    return interval > 0 and env_steps // interval > (env_steps - per_chunk) // interval
+
+
+def train_and_evaluate(p: Prepared, log: Callable[[str], None] = print) -> dict:
+    """The Python driver: warm-up, then chunk by chunk (log, evaluate, checkpoint).
+
+    Returns the final evaluation summary (seed means) and wall time, or, when SIGTERM/SIGINT
+    arrived, {"env_steps", "interrupted": signal name, "wall_s"} after checkpointing at the
+    next chunk boundary. Raises Diverged (nothing saved) when a loss or parameter becomes
+    NaN/inf, so the last good checkpoint stays the newest one.
+    """
+    from drats_jax.logger import MetricsLogger  # noqa: PLC0415
+
+    cfg = p.cfg
+    # Resuming drops log rows written after the checkpoint (all of them if there was none).
+    resume_step = p.resumed[0] if p.resumed is not None else (-1 if cfg.resume else None)
+    logger = MetricsLogger(p.out, resume_step=resume_step,
+                           use_wandb=cfg.wandb, wandb_project=cfg.wandb_project, config=cli_dict(cfg))
+    t0 = time.perf_counter()
+    try:
+        with _StopRequest() as stop:
+            env_steps = _chunk_loop(p, logger, stop, log)
+    finally:
+        logger.close()
+        p.checkpointer.close()
+    if stop.requested:
+        log(f"stopped by {stop.requested} at {env_steps:,} env steps per seed; checkpoint saved; "
+            f"continue with: python -m drats_jax.train --resume {p.out}")
+        return {"env_steps": env_steps, "interrupted": stop.requested, "wall_s": time.perf_counter() - t0}
+    return _write_summary(p.out, time.perf_counter() - t0)
+
+
+def _chunk_loop(p: Prepared, logger, stop: "_StopRequest", log: Callable[[str], None]) -> int:
+    """Warm-up (unless resumed), then chunks until the end or a stop request; returns the
+    env steps per seed reached."""
+    from drats_jax import evaluate as evaluation  # noqa: PLC0415
+    from drats_jax.logger import per_seed_rows  # noqa: PLC0415
+    from drats_jax.progress import ProgressBar  # noqa: PLC0415
+
+    cfg, trainer, env, ckpt = p.cfg, p.trainer, p.env, p.checkpointer
+    names = tuple(env.task_names)
+    e, per_chunk = trainer.num_envs, trainer.env_steps_per_chunk
+    init, warmup, chunk = trainer.jitted(cfg.seeds)
+    evaluate = jax.jit(jax.vmap(evaluation.make_evaluate(env, trainer.agent, cfg.eval_episodes)))
+    scale = evaluation.return_scale(env)
+    if p.resumed is not None:
+        state = jax.device_put(p.resumed[1])
+        log(f"resumed {p.out} at {p.resumed[0]:,} env steps per seed")
+    else:
+        state, _ = warmup(init(seed_keys(cfg)))
+    done = (int(np.asarray(state.step).reshape(-1)[0]) - trainer.warmup_steps) // trainer.chunk_length
+    env_steps = (trainer.warmup_steps + done * trainer.chunk_length) * e
+    # Tests set this to signal the run at a deterministic point ("SIGKILL:1400", "SIGTERM:1400";
+    # a signal from outside races with how fast a tiny run finishes).
+    test_signal = os.environ.get("DRATS_JAX_TEST_SIGNAL_AT")
+    with ProgressBar(trainer.total_env_steps, env_steps, enabled=cfg.progress) as bar:
+        for i in range(done, trainer.num_chunks):
+            chunk_start = env_steps
+            state, metrics = chunk(state)
+            m = jax.device_get(metrics)
+            env_steps = int(np.asarray(m["env_steps"]).reshape(-1)[0])
+            bad = first_nonfinite(m.pop("health"), chunk_start, e)
+            if bad is not None:
+                last_good = ckpt.latest_step()
+                kept = (f"the last good checkpoint ({last_good:,} env steps) is kept" if last_good is not None
+                        else "no checkpoint had been written")
+                raise Diverged(f"{bad}; stopped without saving, {kept}")
+            logger.log("train", env_steps, per_seed_rows(_train_metrics(m), names))
+            if test_signal is not None and env_steps >= int(test_signal.split(":")[1]):
+                os.kill(os.getpid(), getattr(signal, test_signal.split(":")[0]))
+                test_signal = None
+            last = i == trainer.num_chunks - 1
+            # A due evaluation runs even when stopping: the resumed run would not redo it.
+            if last or _due(env_steps, per_chunk, cfg.eval_interval):
+                result = jax.device_get(evaluate(state.agent))
+                summary = evaluation.summarize(result, scale)
+                logger.log("eval", env_steps, per_seed_rows({**summary, **result}, names))
+                bar.set_eval(float(np.mean(summary["mean_success"])), float(np.mean(summary["worst_success"])))
+            if last or stop.requested or _due(env_steps, per_chunk, cfg.checkpoint_interval):
+                ckpt.save(env_steps, state)
+            bar.update(env_steps, np.asarray(m["success_rate"]), np.asarray(m["q"]))
+            if stop.requested and not last:
+                return env_steps
+    stop.requested = None  # the run ended anyway
+    return env_steps
+
+
+def _write_summary(out, wall_s: float) -> dict:
+    """summary.json (atomic) from the last evaluation's rows: seed means, and wall time."""
+    from drats_jax.logger import read_rows  # noqa: PLC0415
+
+    final = read_rows(out / "eval.jsonl")
+    last_step = max((r["env_steps"] for r in final), default=None)
+    final = [r for r in final if r["env_steps"] == last_step]
+    summary = {"env_steps": last_step, "seeds": len(final), "wall_s": wall_s}
+    for key in final[0] if final else ():
+        if key not in ("env_steps", "seed") and all(isinstance(r[key], (int, float)) for r in final):
+            summary[key] = float(np.mean([r[key] for r in final]))
+    tmp = out / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    tmp.replace(out / "summary.json")
+    return summary
+
+
+# Within one vector step, the order in which a NaN spreads: name the first as the cause.
+_CAUSE_ORDER = ("critic_loss", "q_mean", "critic_params", "actor_loss", "entropy", "actor_params", "alpha_loss",
+                "alpha_mean", "log_alpha")
+
+
+class Diverged(Exception):
+    """A loss or parameter became NaN/inf; str(error) is one line naming the metric and step."""
+
+
+def first_nonfinite(health: dict, chunk_start: int, num_envs: int) -> str | None:
+    """The earliest non-finite learner metric or parameter of a chunk, as one line, or None.
+
+    health: {name: i32[S]} from run_chunk (first bad vector step of the chunk, -1 if none);
+    chunk_start: env steps per seed before the chunk. Ties name the first metric in order.
+    """
+    found = []
+    for name, idx in health.items():
+        idx = np.asarray(idx).reshape(-1)
+        for seed in np.flatnonzero(idx >= 0):
+            order = _CAUSE_ORDER.index(name) if name in _CAUSE_ORDER else len(_CAUSE_ORDER)
+            found.append((chunk_start + (int(idx[seed]) + 1) * num_envs, order, name, int(seed)))
+    if not found:
+        return None
+    at, _, name, seed = min(found)
+    what = "parameters" if name.endswith("params") or name == "log_alpha" else "loss/metric"
+    return f"non-finite {name} ({what}) at env step {at:,} (seed {seed})"
+
+
+class _StopRequest:
+    """Turns SIGTERM/SIGINT (cluster preemption, Ctrl-C) into a request the driver honours at
+    the next chunk boundary: checkpoint, then exit 0. A second signal stops at once."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.requested: str | None = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        if self.requested is not None:  # second signal: the default behaviour
+            signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
+            signal.raise_signal(signum)
+            return
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self):
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _train_metrics(m: dict) -> dict:
+    """Chunk metrics to log: per-task training success/return/q/env steps, SAC scalars."""
+    out = {"grad_steps": m["grad_steps"], "train_success": m["success_rate"], "train_return": m["episode_return"],
+           "episodes": m["episodes"], "q": m["q"], "task_env_steps": m["task_env_steps"]}
+    out.update({k: v for k, v in m.items() if k not in ("env_steps", "grad_steps", "success_rate",
+                                                        "episode_return", "episodes", "q", "task_env_steps")})
+    return out
+
+
+def cli_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def format_summary(summary: dict, task_names: tuple[str, ...]) -> str:
+    """Markdown table of the final evaluation (seed means)."""
+    lines = ["| metric | value |", "|---|---|"]
+    for key in ("env_steps", "seeds", "mean_success", "worst_success", "mean_return", "normalized_return"):
+        if key in summary:
+            v = summary[key]
+            lines.append(f"| {key} | {v:.3f} |" if isinstance(v, float) else f"| {key} | {v} |")
+    for t in task_names:
+        if f"success/{t}" in summary:
+            lines.append(f"| success/{t} | {summary[f'success/{t}']:.2f} (return {summary[f'return/{t}']:.0f}) |")
+    lines.append(f"| wall time (s) | {summary['wall_s']:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m drats_jax.train --help``: train, evaluate, log and checkpoint one run."""
+    from drats_jax import cli  # noqa: PLC0415
+
+    cli.setup_compile_cache()
+    try:
+        prepared = prepare(argv)
+    except cli.UsageError as exc:
+        print(f"drats_jax.train: error: {exc}", file=sys.stderr)
+        return 2
+    cfg, trainer = prepared.cfg, prepared.trainer
+    print(json.dumps(cli_dict(cfg), indent=2))
+    print(f"{cfg.tasks}: N={trainer.num_tasks} tasks, E={trainer.num_envs} slots, {cfg.seeds} seed(s), "
+          f"{trainer.total_env_steps:,} env steps per seed ({trainer.num_chunks} chunks), "
+          f"sampler={cfg.train.sampler.name}, out={prepared.out}")
+    print(f"warm-up {trainer.warmup_steps * trainer.num_envs:,} env steps; sampler window "
+          f"{trainer.window_steps:,} vector steps x {trainer.num_envs} slots = {trainer.window_env_steps:,} env steps")
+    try:
+        summary = train_and_evaluate(prepared)
+    except Diverged as exc:
+        print(f"drats_jax.train: error: {exc}", file=sys.stderr)
+        return 3
+    if "interrupted" not in summary:
+        print(format_summary(summary, tuple(prepared.env.task_names)))
+    return 0

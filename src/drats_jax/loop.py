@@ -1,0 +1,105 @@
+"""What every learner's training loop shares: the :class:`Trainer` the driver calls, and the
+chunk bookkeeping (learner metric means, the divergence check) computed inside the jit.
+
+A learner's ``make_train(config, env)`` (e.g. :mod:`drats_jax.agents.sac.train`) returns a
+Trainer of pure functions over its own state pytree:
+
+    state = trainer.init(rng)
+    state, _ = trainer.warmup(state)               # random-action warm-up
+    for _ in range(trainer.num_chunks):
+        state, metrics = trainer.run_chunk(state)  # chunk_length vector steps, one jitted call
+
+Every state has ``step`` (i32[], vector steps done, warm-up included) and ``agent``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+from drats_jax.allocation import EPISODE_KEYS
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Trainer:
+    """What ``make_train`` returns. Calling it is ``train(rng) -> (state, metrics)``.
+
+    A plain (weak-referenceable, identity-hashed) class so ``jax.jit(trainer)`` works.
+    """
+
+    config: Any  # the resolved TrainConfig
+    env: Any
+    agent: Any  # has act(agent_state, obs, task_id, rng, deterministic)
+    sampler: Any
+    num_envs: int  # E
+    num_tasks: int  # N
+    warmup_steps: int  # vector steps of random actions
+    window_steps: int  # vector steps per sampler window (window_steps x E = sampler.interval env steps)
+    chunk_length: int  # vector steps per run_chunk
+    num_chunks: int  # run_chunk calls after warm-up
+    init: Callable[[jax.Array], Any]
+    warmup: Callable[[Any], tuple[Any, dict]]
+    run_chunk: Callable[[Any], tuple[Any, dict]]
+    train: Callable[[jax.Array], tuple[Any, dict]]
+    updates_per_chunk: int = 0  # gradient steps per run_chunk (throughput reports)
+
+    def __call__(self, rng: jax.Array):
+        return self.train(rng)
+
+    @property
+    def window_env_steps(self) -> int:
+        return self.window_steps * self.num_envs
+
+    @property
+    def env_steps_per_chunk(self) -> int:
+        return self.chunk_length * self.num_envs
+
+    @property
+    def total_env_steps(self) -> int:
+        """Env steps actually run (warm-up + whole chunks; <= config.total_env_steps)."""
+        return (self.warmup_steps + self.num_chunks * self.chunk_length) * self.num_envs
+
+    def jitted(self, num_seeds: int | None = None):
+        """(init, warmup, run_chunk), jitted; warmup/run_chunk donate the state.
+
+        num_seeds=None: one run (rng is one key). Otherwise every function is vmapped
+        over a leading seed axis (rng: keys[num_seeds]).
+        """
+        init, warm, chunk = self.init, self.warmup, self.run_chunk
+        if num_seeds is not None:
+            init, warm, chunk = jax.vmap(init), jax.vmap(warm), jax.vmap(chunk)
+        return jax.jit(init), jax.jit(warm, donate_argnums=0), jax.jit(chunk, donate_argnums=0)
+
+
+def chunking(total_env_steps: int, num_envs: int, warmup_steps: int, chunk_length: int) -> tuple[int, int]:
+    """(chunk_length, num_chunks) of the learning phase; ValueError if nothing is left to learn."""
+    learn_steps = total_env_steps // num_envs - warmup_steps
+    length = max(1, min(chunk_length, learn_steps))
+    num_chunks = learn_steps // length
+    if num_chunks < 1:
+        raise ValueError(f"total_env_steps={total_env_steps} leaves no learning step after "
+                         f"{warmup_steps} warm-up vector steps of {num_envs} slots")
+    return length, num_chunks
+
+
+def learner_means(per_step: dict) -> dict:
+    """Chunk means of the learner's scalar metrics (everything but the episode sums)."""
+    return {k: jnp.mean(v) for k, v in per_step.items() if k not in EPISODE_KEYS}
+
+
+def health(per_step: dict, params: dict, length: int) -> dict:
+    """Where the run stopped being finite: {name: i32[]} = the first vector step of the chunk
+    (0-based) at which that learner metric was NaN/inf, or -1; for each parameter group of
+    ``params`` (checked at the chunk's end) length - 1, or -1."""
+    out = {}
+    for k, v in per_step.items():
+        if k not in EPISODE_KEYS:
+            bad = ~jnp.isfinite(v)
+            out[k] = jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
+    for name, tree in params.items():
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+        out[name] = jnp.where(finite, -1, length - 1).astype(jnp.int32)
+    return out
