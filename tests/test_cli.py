@@ -99,3 +99,21 @@ def test_defaults_are_cpu_sized():
     assert cfg.tasks == "mt10" and cfg.backend == "mujoco" and cfg.eval_episodes == 50
     assert cfg.train.sac.hidden_width * cfg.train.sac.batch_size <= 256 * 256
     assert cfg.train.total_env_steps <= 300_000
+
+
+def test_presets_give_the_papers_settings_and_flags_override_them(capsys, tmp_path):
+    cfg = cli.parse_args(["--preset", "drats-paper-mt10", "--seeds", "2"])
+    t = cfg.train
+    assert (cfg.tasks, cfg.seeds, t.algo, t.num_envs, t.total_env_steps, cfg.eval_interval) == (
+        "mt10", 2, "ppo", None, 100_000_000, 2_000_000)
+    p = t.ppo
+    assert (p.hidden_width, p.hidden_depth, p.multi_head, p.lr, p.clip_eps, p.gae_lambda, p.gamma, p.num_epochs,
+            p.num_minibatches, p.target_kl, p.entropy_coef, p.advantage_norm) == (
+        400, 3, True, 5e-4, 0.2, 0.97, 0.99, 16, 32, 0.05, 0.01, "per_task")
+    assert (t.sampler.name, t.sampler.eta, t.sampler.resolved_alpha(), t.sampler.resolved_eps(10),
+            t.sampler.resolved_interval(10)) == ("drats", 8.0, 0.0625, 0.025, 100_000)
+    mt50 = cli.parse_args(["--preset", "drats-paper-mt50", "--train.ppo.num-epochs", "8"]).train
+    assert mt50.ppo.entropy_coef == 0.03 and mt50.ppo.num_epochs == 8 and mt50.sampler.resolved_eps(50) == 0.005
+    assert "unknown preset 'paper'" in _error(["--preset", "paper", "--out", str(tmp_path / "r")], capsys)
+    assert cli.parse_args(["--algo", "ppo"]).train.algo == "ppo"
+    assert "algo must be one of" in _error(["--algo", "dqn", "--out", str(tmp_path / "r")], capsys)

@@ -25,7 +25,7 @@ from typing import Any
 
 import tyro
 
-from drats_jax.config import SACConfig, SamplerConfig, TrainConfig
+from drats_jax.config import PPOConfig, SACConfig, SamplerConfig, TrainConfig
 
 CONFIG_FILE = "config.json"
 # RunConfig fields that may change when resuming (they do not change what is computed).
@@ -56,6 +56,9 @@ def cpu_train_config() -> TrainConfig:
 class RunConfig:
     """A training run from the command line."""
 
+    # Start from a named setting (flags given with it still override it): drats-paper-mt10 and
+    # drats-paper-mt50 are the DRATS paper's runs (PPO, sampler, budget; see PRESETS).
+    preset: str | None = None
     # Tasks: mt10, mt50, a task (reach-v3) or a comma list (reach-v3,push-v3).
     tasks: str = "mt10"
     # Physics backend: mujoco (C MuJoCo, CPU), mjx (MJX-JAX, GPU/TPU), warp (MJX-Warp, NVIDIA GPU).
@@ -94,6 +97,25 @@ class RunConfig:
         for name in ("eval_interval", "checkpoint_interval"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+
+
+def drats_paper(suite: str) -> "RunConfig":
+    """The DRATS paper's MetaWorld runs (../shared/docs/drats.md): multi-head PPO 3x400, Adam
+    5e-4, clip 0.2, GAE 0.97, gamma 0.99, 16 epochs x 32 minibatches, target KL 0.05, entropy
+    0.01 (MT10) / 0.03 (MT50), per-task advantage normalisation; one slot per task; DRATS with
+    eta 8, step 0.5 / eta, floor 1 / (4N), q updated after every rollout of 10,000 vector
+    steps; 100M env steps evaluated every 2M (MT10), 500M every 10M (MT50)."""
+    mt10 = suite == "mt10"
+    train = TrainConfig(
+        algo="ppo", num_envs=None, total_env_steps=100_000_000 if mt10 else 500_000_000,
+        ppo=PPOConfig(entropy_coef=0.01 if mt10 else 0.03),
+        sampler=SamplerConfig(name="drats", eta=8.0, alpha=0.5 / 8.0, eps=None, interval=None))
+    every = 2_000_000 if mt10 else 10_000_000
+    return RunConfig(preset=f"drats-paper-{suite}", tasks=suite, eval_interval=every, checkpoint_interval=every,
+                     train=train)
+
+
+PRESETS = {"drats-paper-mt10": lambda: drats_paper("mt10"), "drats-paper-mt50": lambda: drats_paper("mt50")}
 
 
 # ---------------------------------------------------------------------- dict <-> dataclass
@@ -180,13 +202,15 @@ def _tyro_error(captured: str) -> str:
     return " ".join(" ".join(lines).split()) or "invalid arguments (see --help)"
 
 
-def _resume_arg(argv: list[str]) -> str | None:
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    """The value of ``--flag VALUE`` or ``--flag=VALUE`` in argv (last one wins), else None."""
+    value = None
     for i, a in enumerate(argv):
-        if a == "--resume" and i + 1 < len(argv):
-            return argv[i + 1]
-        if a.startswith("--resume="):
-            return a.split("=", 1)[1]
-    return None
+        if a == flag and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif a.startswith(flag + "="):
+            value = a.split("=", 1)[1]
+    return value
 
 
 def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.train") -> RunConfig:
@@ -197,7 +221,12 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.t
     argv = list(sys.argv[1:] if argv is None else argv)
     default = RunConfig()
     saved = None
-    resume = _resume_arg(argv)
+    resume = _flag_value(argv, "--resume")
+    preset = _flag_value(argv, "--preset")
+    if preset is not None and resume is None:
+        if preset not in PRESETS:
+            raise UsageError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+        default = PRESETS[preset]()
     if resume is not None:
         saved = load_config(pathlib.Path(resume))
         default = dataclasses.replace(saved, resume=resume, out=resume)
@@ -213,13 +242,16 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.t
         raise UsageError(_one_line(exc)) from None
     if saved is not None:
         check_resumable(saved, cfg)
+    elif cfg.train.algo == "ppo" and _flag_value(argv, "--train.warmup-env-steps") is None and preset is None:
+        # The CPU default's random warm-up fills SAC's replay ring; PPO learns from its first rollout.
+        cfg = dataclasses.replace(cfg, train=cfg.train.replace(warmup_env_steps=None))
     check_names(cfg)
     return cfg
 
 
 def _tyro_cli(default, argv, prog):
     kwargs = dict(default=default, args=argv, prog=prog,
-                  description="Train multi-task SAC with a task sampler (DRATS, uniform, LP, SMT) on "
+                  description="Train multi-task SAC or PPO with a task sampler (DRATS, uniform, LP, SMT) on "
                   "MetaWorld; evaluate, log and checkpoint.")
     try:
         return tyro.cli(RunConfig, **kwargs)

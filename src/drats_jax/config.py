@@ -23,6 +23,8 @@ SAMPLER_NAMES = ("drats", "uniform", "learning_progress", "smt")
 SAMPLER_ALIASES = {"lp": "learning_progress"}  # short names accepted for SamplerConfig.name
 RETURN_TARGETS = ("metaworld", "minmax")
 BUFFER_SAMPLING = ("uniform", "per_task")
+ALGOS = ("sac", "ppo")
+ADVANTAGE_NORMALIZATION = ("per_task", "batch", "none")
 
 
 def _positive(name: str, value: Any) -> None:
@@ -153,10 +155,57 @@ class SamplerConfig:
 
 
 @dataclass(frozen=True)
+class PPOConfig:
+    """Multi-task PPO (the DRATS paper's learner; defaults = its MT10 settings, docs/drats.md).
+
+    One rollout is one sampler window (``sampler.interval`` env steps): q is updated after
+    every rollout. Networks see ``concat(obs, one_hot(task_id, N))``.
+    """
+
+    hidden_width: int = 400  # units per hidden layer (actor and critic)
+    hidden_depth: int = 3  # hidden layers
+    multi_head: bool = True  # one output head per task (actor and critic); False: one shared head
+    lr: float = 5e-4  # Adam, actor and critic
+    adam_eps: float = 1e-5
+    max_grad_norm: float | None = 1.0  # global-norm clip per network; None: no clip
+    gamma: float = 0.99
+    gae_lambda: float = 0.97
+    clip_eps: float = 0.2  # clipped surrogate: ratio in [1 - clip_eps, 1 + clip_eps]
+    num_epochs: int = 16  # passes over each rollout
+    num_minibatches: int = 32  # minibatches per epoch (shuffled on device)
+    target_kl: float | None = 0.05  # stop the rollout's remaining updates past this approx. KL; None: never
+    entropy_coef: float = 0.01  # entropy bonus (the paper: 0.01 on MT10, 0.03 on MT50)
+    value_coef: float = 0.5  # weight of the value loss (critic has its own optimiser)
+    # Advantage normalisation: per_task (the paper's), batch (whole minibatch) or none.
+    advantage_norm: str = "per_task"
+    log_std_min: float = -20.0  # the Gaussian's log-std head is clipped to [min, max]
+    log_std_max: float = 2.0
+
+    def __post_init__(self) -> None:
+        for name in ("hidden_width", "hidden_depth", "lr", "adam_eps", "clip_eps", "num_epochs", "num_minibatches",
+                     "value_coef"):
+            _positive(f"ppo.{name}", getattr(self, name))
+        if self.max_grad_norm is not None:
+            _positive("ppo.max_grad_norm", self.max_grad_norm)
+        if self.target_kl is not None:
+            _positive("ppo.target_kl", self.target_kl)
+        _in_unit("ppo.gamma", self.gamma, high_open=True)
+        _in_unit("ppo.gae_lambda", self.gae_lambda)
+        if self.entropy_coef < 0:
+            raise ValueError(f"ppo.entropy_coef must be >= 0, got {self.entropy_coef}")
+        if self.advantage_norm not in ADVANTAGE_NORMALIZATION:
+            raise ValueError(f"ppo.advantage_norm must be one of {ADVANTAGE_NORMALIZATION}, got {self.advantage_norm!r}")
+        if not self.log_std_min < self.log_std_max:
+            raise ValueError(f"ppo.log_std_min ({self.log_std_min}) must be < ppo.log_std_max ({self.log_std_max})")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """The training loop. See the module docstring for units."""
 
     seed: Annotated[int, tyro.conf.arg(name="seed", prefix_name=False)] = 0  # base PRNG seed of the run
+    # Learner: sac (off-policy, replay ring) or ppo (on-policy, one rollout per sampler window).
+    algo: Annotated[str, tyro.conf.arg(name="algo", prefix_name=False)] = "sac"
     num_envs: int | None = None  # env slots stepped in parallel; None -> one per task
     # Consecutive slots that share one task draw at reset; None -> gcd(num_envs, env.block_size):
     # 1 on the C backend (every slot draws), a block of one scene on the MJX backends.
@@ -164,13 +213,14 @@ class TrainConfig:
     # Transitions over all slots (per seed), warm-up included (the reference MTSAC: 20M on MT10).
     total_env_steps: Annotated[int, tyro.conf.arg(name="total-steps", prefix_name=False)] = 20_000_000
     # Random-action transitions before learning starts (rounded up to whole vector steps).
-    # None -> 4,000 x N: the reference's 4,000 warm-up steps of one env per task.
+    # None -> SAC: 4,000 x N (the reference's 4,000 warm-up steps of one env per task); PPO: 0.
     warmup_env_steps: int | None = None
     updates_per_step: int = 1  # gradient steps per vector step (scan iteration)
     buffer_capacity: int = 1_000_000  # transitions; must be a multiple of num_envs
     buffer_sampling: str = "uniform"  # one of BUFFER_SAMPLING
     chunk_length: int = 1_000  # vector steps per jitted run_chunk call
     sac: SACConfig = field(default_factory=SACConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 
     def __post_init__(self) -> None:
@@ -184,11 +234,13 @@ class TrainConfig:
         _positive("updates_per_step", self.updates_per_step)
         _positive("buffer_capacity", self.buffer_capacity)
         _positive("chunk_length", self.chunk_length)
+        if self.algo not in ALGOS:
+            raise ValueError(f"algo must be one of {ALGOS}, got {self.algo!r}")
         if self.buffer_sampling not in BUFFER_SAMPLING:
             raise ValueError(
                 f"buffer_sampling must be one of {BUFFER_SAMPLING}, got {self.buffer_sampling!r}"
             )
-        if self.buffer_capacity < self.sac.batch_size:
+        if self.algo == "sac" and self.buffer_capacity < self.sac.batch_size:
             raise ValueError(
                 f"buffer_capacity ({self.buffer_capacity}) is smaller than one batch "
                 f"(sac.batch_size={self.sac.batch_size})"
@@ -203,7 +255,9 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def resolved_warmup_env_steps(self, num_tasks: int) -> int:
-        return 4_000 * num_tasks if self.warmup_env_steps is None else int(self.warmup_env_steps)
+        if self.warmup_env_steps is not None:
+            return int(self.warmup_env_steps)
+        return 4_000 * num_tasks if self.algo == "sac" else 0
 
     def resolved_num_envs(self, num_tasks: int) -> int:
         return num_tasks if self.num_envs is None else int(self.num_envs)
@@ -230,7 +284,7 @@ def validate_for_env(config: TrainConfig, env: Any) -> None:
     if s.name == "smt" and not 1 <= s.resolved_num_active(n) <= n:
         raise ValueError(f"sampler.smt_num_active must be in [1, N={n}], got {s.smt_num_active}")
     e = config.resolved_num_envs(n)
-    if config.buffer_capacity % e != 0:
+    if config.algo == "sac" and config.buffer_capacity % e != 0:
         raise ValueError(
             f"buffer_capacity ({config.buffer_capacity}) must be a multiple of num_envs ({e}): "
             "each vector step writes one contiguous block of num_envs rows into the ring"
@@ -238,7 +292,7 @@ def validate_for_env(config: TrainConfig, env: Any) -> None:
     block = config.resolved_task_block(e, getattr(env, "block_size", 1))
     if e % block != 0:
         raise ValueError(f"num_envs ({e}) must be a multiple of task_block ({block}): slots draw tasks per block")
-    if config.buffer_capacity < config.sac.batch_size:
+    if config.algo == "sac" and config.buffer_capacity < config.sac.batch_size:
         raise ValueError(
             f"buffer_capacity ({config.buffer_capacity}) is smaller than one batch "
             f"(sac.batch_size={config.sac.batch_size})"
@@ -288,5 +342,8 @@ def resolve(config: TrainConfig, env: Any) -> tuple[TrainConfig, Resolved]:
     window_steps = max(math.ceil(config.sampler.resolved_interval(n) / e), int(env.episode_length))
     sizes = Resolved(num_envs=e, task_block=config.resolved_task_block(e, getattr(env, "block_size", 1)),
                      warmup_steps=warmup_steps, window_steps=window_steps)
+    if config.algo == "ppo" and sizes.window_env_steps < config.ppo.num_minibatches:
+        raise ValueError(f"a PPO rollout (one sampler window, {sizes.window_env_steps} env steps) must hold at "
+                         f"least ppo.num_minibatches ({config.ppo.num_minibatches}) transitions")
     sampler = dataclasses.replace(config.sampler, interval=sizes.window_env_steps)
     return config.replace(warmup_env_steps=sizes.warmup_env_steps, sampler=sampler), sizes

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from drats_jax.agents.sac.train import make_train
+from drats_jax.agents import make_train
 from drats_jax.loop import Trainer
 
 
@@ -249,7 +249,8 @@ def _write_summary(out, wall_s: float) -> dict:
 
 # Within one vector step, the order in which a NaN spreads: name the first as the cause.
 _CAUSE_ORDER = ("critic_loss", "q_mean", "critic_params", "actor_loss", "entropy", "actor_params", "alpha_loss",
-                "alpha_mean", "log_alpha")
+                "alpha_mean", "log_alpha",  # SAC
+                "value_loss", "policy_loss", "approx_kl", "clip_frac")  # PPO (with critic/actor params, entropy)
 
 
 class Diverged(Exception):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from drats_jax.agents.sac.train import TrainState, make_train
+from drats_jax.agents import make_train
+from drats_jax.agents.sac.train import TrainState
 from drats_jax.driver import main, prepare, run, train_and_evaluate
 from drats_jax.loop import Trainer
 

@@ -1,9 +1,7 @@
 """Flax (linen) networks of multi-task SAC.
 
 Inputs are already task-conditioned: x = concat(obs, one_hot(task_id, N)), f32[B, D].
-Initialisers follow the reference MTSAC (rainx0r/metaworld-algorithms): He-uniform hidden
-kernels, zero biases, and a small uniform init of the output layer (actor +-1e-3, critic
-+-3e-3), so the first policy is a near-zero-mean Gaussian and the first Q-values are ~0.
+Initialisers: see :mod:`drats_jax.agents.common` (the reference MTSAC's).
 """
 
 from __future__ import annotations
@@ -12,37 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-ACTOR_HEAD_SCALE = 1e-3
-CRITIC_HEAD_SCALE = 3e-3
-
-
-def uniform_init(scale: float):
-    """U(-scale, scale) initialiser."""
-
-    def init(key, shape, dtype=jnp.float32):
-        return jax.random.uniform(key, shape, dtype, -scale, scale)
-
-    return init
-
-
-class MLP(nn.Module):
-    """depth x (Dense(width) [-> LayerNorm] -> ReLU) -> Dense(out)."""
-
-    width: int
-    depth: int
-    out: int
-    layer_norm: bool = False
-    head_scale: float = CRITIC_HEAD_SCALE
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        for _ in range(self.depth):
-            x = nn.Dense(self.width, kernel_init=nn.initializers.he_uniform(), bias_init=nn.initializers.zeros)(x)
-            if self.layer_norm:
-                x = nn.LayerNorm()(x)
-            x = nn.relu(x)
-        head = uniform_init(self.head_scale)
-        return nn.Dense(self.out, kernel_init=head, bias_init=head)(x)
+from drats_jax.agents.common import ACTOR_HEAD_SCALE, CRITIC_HEAD_SCALE, MLP
 
 
 class Actor(nn.Module):

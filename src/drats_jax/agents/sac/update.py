@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from drats_jax.agents.common import adam, task_conditioned
 from drats_jax.agents.sac import losses
 from drats_jax.agents.sac.networks import Actor, TwinCritic, tanh_gaussian_sample
 from drats_jax.buffer import Transition
@@ -34,11 +35,6 @@ class SACState:
     alpha_opt: optax.OptState
 
 
-def task_conditioned(obs: jax.Array, task_id: jax.Array, num_tasks: int) -> jax.Array:
-    """concat(obs f32[B, O], one_hot(task_id i32[B], N)) -> f32[B, O + N]."""
-    return jnp.concatenate([obs, jax.nn.one_hot(task_id, num_tasks, dtype=obs.dtype)], axis=-1)
-
-
 def _barrier(tree):
     """Materialises the gradients before the optimizer reads them.
 
@@ -49,34 +45,6 @@ def _barrier(tree):
     single-seed runs on CPU (tested).
     """
     return jax.lax.optimization_barrier(tree)
-
-
-def clip_by_global_norm(max_norm: float) -> optax.GradientTransformation:
-    """Scales the gradients by min(1, max_norm / ||g||_2) (norm over all leaves).
-
-    Same math as optax.clip_by_global_norm, written as one scalar factor times every
-    leaf: optax's ``(t / norm) * max_norm`` is simplified by XLA differently when the
-    norm is a vmapped [S] vector than when it is a scalar, which breaks bit-exact
-    equality between a seed-vmapped run and single-seed runs on CPU (tested).
-    """
-
-    def init(params):
-        del params
-        return optax.EmptyState()
-
-    def update(updates, state, params=None):
-        del params
-        norm = optax.tree.norm(updates)
-        scale = jnp.where(norm > max_norm, max_norm / jnp.maximum(norm, 1e-30), 1.0)
-        return jax.tree.map(lambda t: t * scale.astype(t.dtype), updates), state
-
-    return optax.GradientTransformation(init, update)
-
-
-def _optimizer(lr: float, eps: float, max_grad_norm: float | None) -> optax.GradientTransformation:
-    """Adam, after a global-norm clip unless ``max_grad_norm`` is None."""
-    adam = optax.adam(lr, eps=eps)
-    return adam if max_grad_norm is None else optax.chain(clip_by_global_norm(max_grad_norm), adam)
 
 
 class SAC(NamedTuple):
@@ -169,9 +137,9 @@ def make_sac(config: SACConfig, num_tasks: int, obs_size: int, action_size: int)
     return SAC(
         config=config, num_tasks=num_tasks, obs_size=obs_size, action_size=action_size,
         actor=actor, critic=critic,
-        actor_tx=_optimizer(config.actor_lr, config.adam_eps, config.max_grad_norm),
-        critic_tx=_optimizer(config.critic_lr, config.adam_eps, config.max_grad_norm),
+        actor_tx=adam(config.actor_lr, config.adam_eps, config.max_grad_norm),
+        critic_tx=adam(config.critic_lr, config.adam_eps, config.max_grad_norm),
         # The reference MTSAC leaves the temperature optimiser unclipped.
-        alpha_tx=_optimizer(config.alpha_lr, config.adam_eps, None),
+        alpha_tx=adam(config.alpha_lr, config.adam_eps, None),
         target_entropy=target_entropy,
     )
