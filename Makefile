@@ -6,10 +6,14 @@ PY := $(VENV)/bin/python
 # MJX-Warp needs MuJoCo 4 (metaworld's pin says 3.3.0): it gets its own environment.
 WARP_VENV := .venv-warp
 WARP_PY := $(WARP_VENV)/bin/python
+# The learning benchmark's peer (sbx-rl SAC: Stable-Baselines3, so torch) gets its own environment.
+BENCH_PYTHON ?= python3.11
+BENCH_VENV := .venv-bench
+BENCH_PY := $(BENCH_VENV)/bin/python
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export METAWORLD_JAX_CACHE ?= $(CURDIR)/.cache/metaworld_jax
 
-.PHONY: install install-warp test test-slow test-warp train bench bench-mt50 bench-gpu clean
+.PHONY: install install-warp install-bench test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +32,23 @@ $(WARP_VENV)/.installed: requirements/warp.txt pyproject.toml
 	touch $@
 
 install-warp: $(WARP_VENV)/.installed
+
+# torch is pinned to 2.13.0, whose CPU wheel (2.13.0+cpu, Python 3.11) pip finds on this machine's
+# disk. A dry run first refuses any plan with a CUDA build of torch or nvidia-* packages (gigabytes
+# of downloads, e.g. where that wheel is not on disk); the check after the install re-checks torch.
+$(BENCH_VENV)/.installed: requirements/bench.txt
+	$(BENCH_PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install -q --upgrade pip
+	$(BENCH_PY) -m pip install -q --dry-run --report $(BENCH_VENV)/plan.json -r requirements/bench.txt
+	$(BENCH_PY) -c "import json, sys; plan = json.load(open('$(BENCH_VENV)/plan.json'))['install']; \
+	  bad = [p['metadata']['name'] + '==' + p['metadata']['version'] for p in plan if p['metadata']['name'].lower().startswith('nvidia') \
+	         or (p['metadata']['name'].lower() == 'torch' and '+cpu' not in p['metadata']['version'])]; \
+	  sys.exit('refusing to install CUDA builds (no CPU torch wheel found): ' + ', '.join(bad) if bad else 0)"
+	$(BENCH_PY) -m pip install -q -r requirements/bench.txt
+	$(BENCH_PY) -c "import torch, sys; sys.exit('torch is not a CPU build: ' + str(torch.version.cuda) if torch.version.cuda else 0)"
+	touch $@
+
+install-bench: $(BENCH_VENV)/.installed
 
 # The main suite, then the MJX-Warp tests (Warp's CPU backend here; GPU tests: -m gpu).
 test: install install-warp
@@ -56,5 +77,12 @@ bench-mt50: install
 bench-gpu: install-warp
 	$(WARP_PY) -m benchmarks.gpu $(BENCH_ARGS)
 
+# Learning benchmark: our SAC vs sbx-rl's on metaworld (single task) and MT10 DRATS vs uniform task
+# sampling, each with uniform and per_task replay sampling; CPU-sized (under an hour on 2 cores;
+# BENCH_ARGS="--plan" prints the estimate). BENCH_ARGS: extra flags, e.g. BENCH_ARGS="--quick".
+bench-learning: install install-bench
+	$(PY) -m benchmarks.learning --peer-python $(BENCH_PY) $(BENCH_ARGS)
+	$(PY) -m benchmarks.report
+
 clean:
-	rm -rf $(VENV) $(WARP_VENV) .cache
+	rm -rf $(VENV) $(WARP_VENV) $(BENCH_VENV) .cache

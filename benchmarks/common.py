@@ -66,3 +66,27 @@ def write(name: str, payload: dict, out_dir: Path | str | None = None) -> Path:
     path = out / f"{name}-{stamp}.json"
     path.write_text(json.dumps({"benchmark": name, **environment(), **payload}, indent=2))
     return path
+
+
+def pyplot(log):
+    """matplotlib.pyplot on the Agg backend, or None (after ``log(...)`` saying why) if it cannot be imported."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception as exc:  # noqa: BLE001
+        log(f"no plot ({exc})")
+        return None
+    return plt
+
+
+def save_figure(fig, path: Path, title: str, dpi: int = 100) -> Path:
+    """Titles, lays out, writes and closes a figure; returns path."""
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

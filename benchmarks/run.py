@@ -605,13 +605,10 @@ def bench_breakdown(env, setups: dict, b: dict) -> dict:
 
 
 def plot(result: dict, path: Path) -> Path | None:
-    try:
-        import matplotlib
+    from benchmarks import common
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except Exception as exc:  # noqa: BLE001
-        _log(f"no plot ({exc})")
+    plt = common.pyplot(_log)
+    if plt is None:
         return None
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
     ax = axes[0, 0]
@@ -682,12 +679,9 @@ def plot(result: dict, path: Path) -> Path | None:
         ax.set_xlabel("seconds (lower + compile)")
     ax.set_title("(d) compile time")
     ax.tick_params(axis="y", labelsize=7)
-    fig.suptitle(f"drats-jax benchmark '{result['preset']}' ({result['scale']}) on {result['device_kind']}, "
-                 f"{result['machine']['cpu_count']} CPUs, {result['date']}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return common.save_figure(fig, path, f"drats-jax benchmark '{result['preset']}' ({result['scale']}) on "
+                              f"{result['device_kind']}, {result['machine']['cpu_count']} CPUs, {result['date']}",
+                              dpi=110)
 
 
 # ----------------------------------------------------------------------------- driver

@@ -62,3 +62,180 @@ def test_validate_reports_missing_keys():
     assert any("missing top-level key 'config'" in e for e in errs)
     assert any("env_only row lacks 'batch'" in e for e in errs)
     assert any("training run drats lacks 'env_steps_per_s'" in e for e in errs)
+
+
+# ----------------------------------------------------------------------------- learning benchmark
+
+_BENCH_PY = __import__("pathlib").Path(__file__).resolve().parents[1] / ".venv-bench" / "bin" / "python"
+
+
+def test_learning_plan_helpers():
+    from benchmarks.learning import curves, plan
+
+    assert plan.parse_tasks("reach-v3:2000, window-open-v3:4000") == {"reach-v3": 2000, "window-open-v3": 4000}
+    with pytest.raises(ValueError):
+        plan.parse_tasks("reach-v3")
+    # drats_jax.train evaluates at the first chunk boundary at or after each multiple of the
+    # interval, and at the end: warm-up 500, chunks of 250, interval 500 -> 1000, 1500, 2000.
+    assert plan.our_eval_points(2000, 500, 250, 500) == [1000, 1500, 2000]
+    assert plan.our_eval_points(20000, 2500, 500, 5000) == [5000, 10000, 15000, 20000]
+    # MT10-like: 20 slots, warm-up 5000 env steps, chunks of 250 vector steps (5000 env steps).
+    assert plan.our_eval_points(30000, 5000, 250, 10000, num_envs=20) == [10000, 20000, 30000]
+    assert plan.makespan_s([5, 4, 3, 3, 1], 2) == 8  # longest first: 5+3 / 4+3+1
+    assert curves.verdict(0.5, [0.4, 0.6]) == "within"
+    assert curves.verdict(0.7, [0.4, 0.6]) == "above"
+    assert curves.verdict(0.3, [0.4, 0.6]) == "below"
+    est = curves.interval_estimates({"a": [[[0.0, 1.0]], [[0.0, 1.0]], [[0.0, 1.0]]]}, reps=50)
+    assert est["a"]["mean"] == [0.0, 1.0] and est["a"]["mean_ci"] == [[0.0, 0.0], [1.0, 1.0]]
+
+
+def test_learning_plan_commands_and_estimate(capsys):
+    """The default plan: every command of ours passes --algo sac; MT10 runs the 4 pairs of task
+    sampler x replay sampling at the CLI's CPU-default config (only the budget given), seeds vmapped."""
+    from benchmarks.learning import cli
+
+    assert cli.main(["--plan", "--no-peer", "--work-dir", "/nonexistent/learning-plan"]) == 0
+    out = capsys.readouterr().out
+    cmds = [line.split(": ", 2)[2] for line in out.splitlines() if "drats_jax.train" in line]
+    assert len(cmds) == 3 + 4 and all(" --algo sac " in c for c in cmds)
+    mt10 = [c for c in cmds if "--tasks mt10 " in c]
+    pairs = {(c.split("--sampler ")[1].split()[0], c.split("--train.buffer-sampling ")[1].split()[0]) for c in mt10}
+    assert pairs == {("drats", "uniform"), ("uniform", "uniform"), ("drats", "per_task"), ("uniform", "per_task")}
+    assert all("--train.sac" not in c and "--train.num-envs" not in c and "--seeds 3 " in c for c in mt10)
+    minutes = int(out.split("estimate ")[1].split(" min")[0])
+    assert 30 <= minutes <= 62, out.splitlines()[0]
+
+
+def _synthetic_curves(rng, seeds: int, tasks: int, points: list[int]) -> dict:
+    success = rng.random((seeds, tasks, len(points))) * [0.2, 0.6, 1.0][: len(points)]
+    return {"points": points, "seeds": list(range(seeds)), "success": success.tolist()}
+
+
+def test_learning_statistics_and_section_on_synthetic_runs(tmp_path):
+    """The peer comparison and the four MT10 configurations on made-up curves (no training):
+    statistics, the report section and the figure."""
+    import numpy as np
+
+    from benchmarks.learning import markdown, mt10, plot, single
+
+    rng, points = np.random.default_rng(0), [1000, 2000, 3000]
+    sec = {"tasks": {t: {"ours": _synthetic_curves(rng, 3, 1, points), "peer": _synthetic_curves(rng, 3, 1, points)}
+                     for t in ("reach-v3", "window-open-v3")}}
+    single.single_stats(sec, reps=100)
+    assert sum(sec["verdict_counts_iqm"].values()) == len(sec["verdicts"]) == 6
+    assert [r["env_steps"] for r in sec["tasks"]["reach-v3"]["stats"]["rows"]] == points
+    assert set(sec["final_all_tasks"]) == {"ours", "peer"}
+    names = ["reach-v3", "push-v3", "pick-place-v3"]
+    runs = {f"{s}/{b}": {"sampler": s, "buffer_sampling": b, "job": {"error": None}, "timing": {},
+                         **_synthetic_curves(rng, 3, 3, points)}
+            for b in ("uniform", "per_task") for s in ("drats", "uniform")}
+    st = mt10.mt10_stats(runs, names, reps=100)
+    assert st["points"] == points and st["runs"] == list(runs)
+    for name, run in runs.items():
+        worst = np.min(np.asarray(run["success"])[:, :, -1], axis=1)
+        assert st["final"][name]["worst_success"]["mean"] == pytest.approx(worst.mean())
+        assert list(st["final_per_task"][name]) == names
+    cpu = {"num_envs": 20, "total_env_steps": 300_000, "warmup_env_steps": 5000, "updates_per_step": 1,
+           "sampler": {"interval": 500}, "sac": {"hidden_width": 256, "hidden_depth": 2, "batch_size": 256}}
+    result = {"machine": {"cpu_count": 2}, "versions": {}, "config": {"jobs": 2}, "date": "today", "runtime_s": 60.0,
+              "single": None, "peer_mtsac": {}, "mt10": {
+                  "config": {"tasks": "mt10", "cpu_train_config": cpu, "total_env_steps": 3000, "seeds": 3,
+                             "eval_episodes": 50, "samplers": ["drats", "uniform"],
+                             "buffer_samplings": ["uniform", "per_task"]},
+                  "runs": runs, "task_names": names, "stats": st}}
+    text = markdown.section(result, "learning-x.json")
+    assert "**MT10, CLI CPU-default config, first 3,000 env steps of its 300,000-step budget**" in text
+    for label in ("drats sampler, uniform replay", "uniform sampler, per_task replay"):
+        assert text.count(label) == 2  # curve table row, per-task table column
+    assert text.count("| drats | per_task | ") == 1 and "| pick-place-v3 | " in text
+    pytest.importorskip("matplotlib")
+    assert plot.plot(result, tmp_path / "fig.png").stat().st_size > 0
+
+
+@pytest.mark.timeout(480)
+def test_learning_quick_ours_side_and_report(tmp_path):
+    """`benchmarks.learning --quick`, our side only (the peer has its own test below, which needs
+    .venv-bench): the JSON, the PNG and the report section. The multi-task section runs on two tasks
+    here instead of MT10 (compile time)."""
+    from benchmarks import report
+    from benchmarks.learning import cli, markdown, plan
+
+    out = tmp_path / "out"
+    rc = cli.main(["--quick", "--no-peer", "--mt10-tasks", "reach-v3,drawer-close-v3",
+                   "--work-dir", str(tmp_path / "work"), "--out-dir", str(out)])
+    assert rc == 0
+    (path,) = out.glob("learning-*.json")
+    result = json.loads(path.read_text())
+    assert markdown.validate(result) == [] and result["schema_version"] == plan.SCHEMA_VERSION
+    for key in ("jax", "mujoco", "metaworld"):
+        assert result["versions"][key]
+    single = result["single"]
+    assert single["peer"]["ran"] is False and "--no-peer" in single["peer"]["reason"]
+    entry = single["tasks"]["reach-v3"]
+    ours = entry["ours"]
+    assert ours["eval_points_match"], (ours["points"], entry["plan"]["eval_points"])
+    assert len(ours["seeds"]) == plan.QUICK["seeds"]
+    assert [r["env_steps"] for r in entry["stats"]["rows"]] == ours["points"]
+    assert all(0.0 <= r["ours"]["iqm"] <= 1.0 for r in entry["stats"]["rows"])
+    assert ours["timing"]["wall_s"] > 0 and ours["timing"]["env_steps_per_s_steady"] > 0
+    assert " --algo sac " in ours["job"]["cmd"]
+    assert {d["what"] for d in single["differences"]} >= {"Adam epsilon", "initialisers", "actor log-std bounds"}
+    mt = result["mt10"]
+    names = {"drats/uniform", "uniform/uniform", "drats/per_task", "uniform/per_task"}
+    assert set(mt["runs"]) == names
+    for name, run in mt["runs"].items():
+        assert f"{run['sampler']}/{run['buffer_sampling']}" == name
+        assert run["config"]["train"]["buffer_sampling"] == run["buffer_sampling"]  # the run's saved config
+        assert run["config"]["train"]["algo"] == "sac" and len(run["seeds"]) == plan.QUICK["mt10_seeds"]
+    assert mt["task_names"] == ["reach-v3", "drawer-close-v3"]
+    st = mt["stats"]
+    assert set(st["runs"]) == names and set(st["final"]) == names
+    assert all(0.0 <= f[k]["iqm"] <= 1.0 for f in st["final"].values() for k in ("success", "worst_success"))
+    assert set(st["final_per_task"]["drats/per_task"]) == {"reach-v3", "drawer-close-v3"}
+    assert "sac" in mt["config"]["cpu_train_config"]  # read from drats_jax.cli.cpu_train_config() at run time
+    assert result["peer_mtsac"]["ran"] is False and result["peer_mtsac"]["reason"]
+    assert result["failed_jobs"] == []
+    assert (out / result["png"]).stat().st_size > 0
+
+    table_md = tmp_path / "table.md"
+    assert report.main(["--results-dir", str(out), "--presets", "tiny", "--out", str(table_md)]) == 0
+    table = table_md.read_text()
+    assert "### Learning" in table and path.name in table and "Remaining differences" in table
+    assert "CLI CPU-default config, first 240 env steps of its 300,000-step budget" in table
+    assert "uniform sampler, per_task replay" in table and "worst-task success, IQM" in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{report.START}\nOLD-TABLE\n{report.END}\noutro\n")
+    report.main(["--results-dir", str(out), "--presets", "tiny", "--out", str(table_md),
+                 "--update-readme", str(readme)])
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "OLD-TABLE" not in text
+    assert path.name in text and "### Learning" in text
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(not _BENCH_PY.exists(), reason=".venv-bench (sbx-rl, the learning benchmark's peer) is not "
+                    "installed: `make install-bench` creates it")
+def test_sbx_peer_runs_metaworld_protocol(tmp_path):
+    """benchmarks/sbx_sac.py in .venv-bench: metaworld 3.1.1's MT1 env truncates at 500 steps, the
+    evaluation runs at the asked env steps, and the run records what the peer ran with."""
+    import subprocess
+
+    out = tmp_path / "peer.jsonl"
+    repo = _BENCH_PY.parents[2]
+    proc = subprocess.run([str(_BENCH_PY), str(repo / "benchmarks" / "sbx_sac.py"), "--task", "reach-v3", "--seed", "1",
+                           "--total-steps", "1100", "--warmup", "1000", "--eval-steps", "1000,1100",
+                           "--eval-episodes", "3", "--width", "32", "--batch-size", "32", "--out", str(out)],
+                          cwd=repo, capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    evals = [r for r in rows if r["kind"] == "eval"]
+    (summary,) = [r for r in rows if r["kind"] == "summary"]
+    assert [r["env_steps"] for r in evals] == [1000, 1100]
+    assert all(0.0 <= r["success"] <= 1.0 and 1 <= r["mean_length"] <= 500 for r in evals)
+    assert summary["horizon"] == 500 and summary["goals"] == 50
+    assert summary["episodes"] == 2 and summary["episode_lengths"] == [500]  # truncation at 500, not 150/200
+    assert summary["env_steps"] == 1100 and 99 <= summary["grad_steps"] <= 100
+    s = summary["peer_settings"]
+    assert s["handle_timeout_termination"] and s["target_entropy"] == -4.0 and s["learning_starts"] == 1000
+    assert s["net_arch_pi"] == [32, 32] and s["n_critics"] == 2
+    assert summary["versions"]["metaworld"] == "3.1.1" and summary["versions"]["sbx-rl"]

@@ -1,0 +1,202 @@
+"""The README section of a learning-*.json (``python -m benchmarks.report`` puts it under Performance)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from benchmarks.learning.plan import BENCH, mt10_label
+
+
+def _f(x, d=2):
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{d}f}"
+
+
+def _ci(est: dict, key: str) -> str:
+    lo, hi = est[f"{key}_ci"]
+    return f"{_f(est[key])} [{_f(lo)}, {_f(hi)}]"
+
+
+def _n(x, d=0):
+    return "n/a" if x is None else f"{x:,.{d}f}"
+
+
+def newest(results_dir: Path) -> Path | None:
+    files = sorted(p for p in Path(results_dir).glob(f"{BENCH}-*.json") if p.stem[len(BENCH) + 1:][:1].isdigit())
+    return files[-1] if files else None
+
+
+def validate(result: dict) -> list[str]:
+    errs = [f"missing top-level key {k!r}" for k in ("benchmark", "schema_version", "config", "date", "machine",
+                                                     "versions", "commit", "single", "mt10", "peer_mtsac",
+                                                     "runtime_s") if k not in result]
+    if result.get("benchmark") != BENCH:
+        errs.append(f"benchmark is {result.get('benchmark')!r}, not {BENCH!r}")
+    if (result.get("mt10") or {}) and "runs" not in result["mt10"]:
+        errs.append("mt10 has no 'runs' (a schema 1 result: its multi-task runs were keyed by sampler only)")
+    return errs
+
+
+def section(result: dict, source: str) -> str:
+    """Markdown of one learning-*.json."""
+    m, v, cfg = result["machine"], result["versions"], result["config"]
+    lines = [f"### Learning{' (quick smoke run: budgets too small to mean anything)' if cfg.get('quick') else ''}",
+             "",
+             f"{m.get('cpu_count')} CPU cores" + (f" ({m['processor']})" if m.get("processor") else "")
+             + f"; jax {v.get('jax')}, mujoco {v.get('mujoco')}, metaworld {v.get('metaworld')}; commit "
+             f"`{result.get('commit')}`" + (" (+ local changes)" if result.get("commit_dirty") else "")
+             + f"; {result['date']}; {cfg['jobs']} jobs at a time; total {result['runtime_s'] / 60:.1f} min; "
+             f"source `{source}` (curves: `{result.get('png')}`).", ""]
+    if result.get("single"):
+        lines += _single_lines(result["single"])
+    if result.get("mt10"):
+        lines += _mt10_lines(result["mt10"])
+    pm = result.get("peer_mtsac") or {}
+    lines += [f"**Reference MTSAC (rainx0r/metaworld-algorithms) on MT10**: {'run' if pm.get('ran') else 'not run'}"
+              + (f" -- {pm.get('reason')}" if pm.get("reason") else "") + ".", ""]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- single task
+
+
+def _single_lines(single: dict) -> list[str]:
+    peer = single["peer"]
+    pv = peer.get("versions") or {}
+    versions = (f" (sbx-rl {pv.get('sbx-rl')}, stable-baselines3 {pv.get('stable-baselines3')}, jax "
+                f"{pv.get('jax')}, on metaworld {pv.get('metaworld')}'s own env)" if pv else "")
+    lines = [f"**Single-task SAC, ours vs sbx-rl's SAC**{versions}. "
+             f"{single['seeds']} seeds each; MetaWorld's evaluation ({single['eval_episodes']} episodes, episode "
+             "k on goal k, deterministic actions, success at any step) at the same env steps; "
+             "IQM over seeds with rliable 95% stratified-bootstrap CIs"
+             + (" (with fewer than 4 seeds the IQM is the mean)" if single["seeds"] < 4 else "")
+             + "; last column: our IQM against the peer's CI.", ""]
+    if not peer.get("ran"):
+        lines += [f"Peer not run: {peer.get('reason')}.", ""]
+    sh = single["shared"]
+    lines += ["Same on both: " + ", ".join([
+        f"{sh['hidden_depth']}x{sh['hidden_width']} actor and critics", f"batch {sh['batch_size']}",
+        f"lr {sh['lr']:g} (actor, critic, temperature)", f"{sh['warmup_env_steps']:,} random warm-up steps",
+        "1 env, 1 gradient step per env step", f"gamma {sh['gamma']}", f"tau {sh['tau']}",
+        f"initial temperature {sh['initial_temperature']:g}", f"target entropy {sh['target_entropy']:g}",
+        "replay buffer holding the whole run", "bootstrap through truncation", sh["env"]]) + ".", ""]
+    lines += ["| task | env steps | ours success | sbx-rl success | ours vs sbx CI |", "|---|---:|---:|---:|:---:|"]
+    for task, entry in single["tasks"].items():
+        st = entry.get("stats")
+        if not st:
+            lines.append(f"| {task} | - | no result ({(entry['ours']['job'].get('error') or '')[:80]}) | | |")
+            continue
+        for row in st["rows"]:
+            p = row.get("peer")
+            lines.append(f"| {task} | {row['env_steps']:,} | {_ci(row['ours'], 'iqm')} | "
+                         f"{_ci(p, 'iqm') if p else 'n/a'} | {row.get('ours_vs_peer_ci', {}).get('iqm', '-')} |")
+    lines.append("")
+    lines += _verdict_lines(single)
+    lines += _single_speed_lines(single)
+    lines += ["Remaining differences:", "", "| what | ours | sbx-rl |", "|---|---|---|"]
+    lines += [f"| {d['what']} | {d['ours']} | {d['peer']} |" for d in single.get("differences") or []]
+    return lines + [""]
+
+
+def _verdict_lines(single: dict) -> list[str]:
+    if not single.get("verdicts"):
+        return []
+    vc = single.get("verdict_counts_iqm") or {}
+    below = [f"{x['task']} @ {x['env_steps']:,}" for x in single["verdicts"] if x["iqm"] == "below"]
+    lines = [f"Our success (IQM) lies within the peer's 95% CI at {vc.get('within', 0)} and above it at "
+             f"{vc.get('above', 0)} of {len(single['verdicts'])} evaluation points"
+             + (f"; below it at {', '.join(below)}." if below else ": at every point within or above."), ""]
+    fa = single.get("final_all_tasks")
+    if fa:
+        lines += [f"Final points, all tasks together (stratified by task): ours {_ci(fa['ours'], 'iqm')}, "
+                  f"sbx-rl {_ci(fa['peer'], 'iqm')} (IQM); means {_ci(fa['ours'], 'mean')} vs "
+                  f"{_ci(fa['peer'], 'mean')}.", ""]
+    return lines
+
+
+def _single_speed_lines(single: dict) -> list[str]:
+    lines = ["Throughput (env steps/s per process = seeds in the process x env steps / training time, "
+             "evaluation excluded; steady = between the first and the last evaluation; wall = whole "
+             "process incl. start-up, compiles and evaluations):", "",
+             "| learner | task | seeds per process | env-steps/s steady | per seed | wall (s) per process |",
+             "|---|---|---:|---:|---:|---:|"]
+    for task, entry in single["tasks"].items():
+        t = entry["ours"].get("timing") or {}
+        r = t.get("env_steps_per_s_steady")
+        lines.append(f"| ours | {task} | {t.get('seeds_per_process')} | {_n(r)} | "
+                     f"{_n(r / t['seeds_per_process'] if r else None)} | {_n(t.get('wall_s'))} |")
+        pt = (entry.get("peer") or {}).get("timing") or []
+        if pt:
+            rates = [x["env_steps_per_s_steady"] for x in pt if x.get("env_steps_per_s_steady")]
+            walls = [x["wall_s"] for x in pt if x.get("wall_s")]
+            r = sum(rates) / len(rates) if rates else None
+            lines.append(f"| sbx-rl | {task} | 1 ({len(pt)} processes) | {_n(r)} | {_n(r)} | "
+                         f"{_n(sum(walls) / len(walls) if walls else None)} |")
+    return lines + [""]
+
+
+# ----------------------------------------------------------------------------- MT10
+
+
+def _window(mt10: dict) -> int | None:
+    """The sampler window the runs used (their saved config: the interval as the loop resolved it)."""
+    for run in mt10["runs"].values():
+        if run.get("config"):
+            return run["config"]["train"]["sampler"]["interval"]
+    return (mt10["config"]["cpu_train_config"].get("sampler") or {}).get("interval")
+
+
+def _mt10_intro(mt10: dict) -> str:
+    c = mt10["config"]
+    cpu, sac = c["cpu_train_config"], c["cpu_train_config"].get("sac", {})
+    suite = "MT10" if c.get("tasks", "mt10") == "mt10" else c.get("tasks")
+    steps, budget = c["total_env_steps"], cpu.get("total_env_steps")
+    part = (f"its whole budget of {steps:,} env steps" if steps == budget
+            else f"first {steps:,} env steps of its {budget:,}-step budget")
+    return (f"**{suite}, CLI CPU-default config, {part}** (`cpu_train_config()`: {cpu.get('num_envs')} env slots, "
+            f"{sac.get('hidden_depth')}x{sac.get('hidden_width')} networks, batch {sac.get('batch_size')}, "
+            f"{cpu.get('updates_per_step')} gradient step per vector step, {_n(cpu.get('warmup_env_steps'))} "
+            f"warm-up env steps, sampler window {_n(_window(mt10))} env steps; "
+            "only `--total-steps` changed"
+            + (f"; quick-run overrides `{' '.join(c['overrides'])}`" if c.get("overrides") else "") + "). "
+            f"Task sampler ({', '.join(c['samplers'])}) x replay sampling `--train.buffer-sampling` "
+            f"({', '.join(c['buffer_samplings'])}: `uniform` draws uniformly over stored transitions, our default, "
+            "so the task allocation reaches the updates; `per_task` gives every task an equal share of each batch, "
+            f"the reference MTSAC's rule), `--algo sac`; {c['seeds']} seeds vmapped per configuration, "
+            f"{c['eval_episodes']} eval episodes per task. Mean-task success: IQM over seeds x tasks; worst-task "
+            "success: IQM over seeds; rliable 95% stratified-bootstrap CIs.")
+
+
+def _mt10_lines(mt10: dict) -> list[str]:
+    lines = [_mt10_intro(mt10), ""]
+    runs, st = mt10["runs"], mt10.get("stats")
+    lines += [f"Final ({st['points'][-1]:,} env steps per seed):" if st else "No evaluation result:", "",
+              "| task sampler | replay sampling | mean-task success, IQM | mean-task success, mean | "
+              "worst-task success, IQM | env-steps/s (all seeds, steady) | wall (s) | error |",
+              "|---|---|---:|---:|---:|---:|---:|---|"]
+    for name, r in runs.items():
+        fin = (st or {}).get("final", {}).get(name)
+        cells = ([_ci(fin["success"], "iqm"), _ci(fin["success"], "mean"), _ci(fin["worst_success"], "iqm")]
+                 if fin else ["n/a"] * 3)
+        t = r.get("timing") or {}
+        lines.append(f"| {r['sampler']} | {r['buffer_sampling']} | " + " | ".join(cells)
+                     + f" | {_n(t.get('env_steps_per_s_steady'))} | {_n(t.get('wall_s'))} | "
+                     + f"{(r['job'].get('error') or '')[:100]} |")
+    lines.append("")
+    if not st:
+        return lines
+    lines += ["Curves: mean-task success IQM [95% CI] / worst-task success IQM, at each evaluation:", "",
+              "| configuration | " + " | ".join(f"{p:,}" for p in st["points"]) + " |",
+              "|---|" + "---:|" * len(st["points"])]
+    for name in st["runs"]:
+        a, w = st["success"][name], st["worst_success"][name]
+        lines.append(f"| {mt10_label(runs[name])} | " + " | ".join(
+            f"{_f(a['iqm'][i])} [{_f(a['iqm_ci'][i][0])}, {_f(a['iqm_ci'][i][1])}] / {_f(w['iqm'][i])}"
+            for i in range(len(st["points"]))) + " |")
+    lines.append("")
+    names = mt10.get("task_names") or []
+    lines += [f"Final success per task (mean of seeds, {st['points'][-1]:,} env steps):", "",
+              "| task | " + " | ".join(mt10_label(runs[n]) for n in st["runs"]) + " |",
+              "|---|" + "---:|" * len(st["runs"])]
+    lines += [f"| {t} | " + " | ".join(_f(st["final_per_task"][n][t]) for n in st["runs"]) + " |" for t in names]
+    return lines + [""]
