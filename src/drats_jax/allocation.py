@@ -51,6 +51,23 @@ class AllocationState:
     window_step: jax.Array
 
 
+class AllocationShortcuts:
+    """Read-only shortcuts for a learner's train state that holds an AllocationState in
+    ``alloc``: ``state.env_state``, ``state.sampler``, ``state.stats``."""
+
+    @property
+    def env_state(self):
+        return self.alloc.env_state
+
+    @property
+    def sampler(self):
+        return self.alloc.sampler
+
+    @property
+    def stats(self):
+        return self.alloc.stats
+
+
 class Allocation(NamedTuple):
     """Static description (sizes, sampler) and the pure functions over AllocationState."""
 

@@ -20,7 +20,9 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from drats_jax.allocation import EPISODE_KEYS
+from drats_jax.allocation import EPISODE_KEYS, make_allocation
+from drats_jax.config import resolve
+from drats_jax.samplers import make_sampler
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -72,6 +74,18 @@ class Trainer:
         if num_seeds is not None:
             init, warm, chunk = jax.vmap(init), jax.vmap(warm), jax.vmap(chunk)
         return jax.jit(init), jax.jit(warm, donate_argnums=0), jax.jit(chunk, donate_argnums=0)
+
+
+def setup(config, env, sampler=None):
+    """What every learner's make_train starts with: resolve and validate ``config`` for ``env``
+    (ValueError before anything is traced), build the sampler (unless given) and the task
+    allocation. Returns (resolved config, Resolved sizes, sampler, Allocation)."""
+    config, sizes = resolve(config, env)
+    if sampler is None:
+        sampler = make_sampler(config.sampler, int(env.num_tasks), total_env_steps=config.total_env_steps)
+    alloc = make_allocation(env, sampler, num_envs=sizes.num_envs, task_block=sizes.task_block,
+                            window_steps=sizes.window_steps, success_window=config.sampler.success_window)
+    return config, sizes, sampler, alloc
 
 
 def chunking(total_env_steps: int, num_envs: int, warmup_steps: int, chunk_length: int) -> tuple[int, int]:

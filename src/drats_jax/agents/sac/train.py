@@ -24,13 +24,13 @@ from jax import lax
 from drats_jax import buffer as replay
 from drats_jax import loop
 from drats_jax.agents.sac.update import SACState, make_sac
-from drats_jax.allocation import AllocationState, make_allocation
-from drats_jax.config import TrainConfig, resolve
-from drats_jax.samplers import Sampler, make_sampler
+from drats_jax.allocation import AllocationShortcuts, AllocationState
+from drats_jax.config import TrainConfig
+from drats_jax.samplers import Sampler
 
 
 @struct.dataclass
-class TrainState:
+class TrainState(AllocationShortcuts):
     """The full training state (one pytree; checkpoint it whole for exact resume).
 
     rng:        PRNGKey, the run's key (split every vector step).
@@ -48,19 +48,6 @@ class TrainState:
     step: jax.Array
     grad_steps: jax.Array
 
-    # Shortcuts into the allocation state.
-    @property
-    def env_state(self):
-        return self.alloc.env_state
-
-    @property
-    def sampler(self):
-        return self.alloc.sampler
-
-    @property
-    def stats(self):
-        return self.alloc.stats
-
 
 def make_train(config: TrainConfig, env, sampler: Sampler | None = None) -> loop.Trainer:
     """Validates ``config`` against ``env`` (no tracing) and builds the pure train functions.
@@ -69,16 +56,12 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None) -> loop
     Trainer's ``config`` is the resolved one. ``sampler`` replaces the one named in
     ``config.sampler`` (custom samplers, tests).
     """
-    config, sizes = resolve(config, env)  # raises ValueError before anything compiles
+    config, sizes, sampler, alloc = loop.setup(config, env, sampler)  # raises ValueError before any compile
     n, e = int(env.num_tasks), sizes.num_envs
     obs_size, action_size = int(env.observation_size), int(env.action_size)
     sac_cfg = config.sac
     chunk_length, num_chunks = loop.chunking(config.total_env_steps, e, sizes.warmup_steps, config.chunk_length)
     agent = make_sac(sac_cfg, n, obs_size, action_size)
-    if sampler is None:
-        sampler = make_sampler(config.sampler, n, total_env_steps=config.total_env_steps)
-    alloc = make_allocation(env, sampler, num_envs=e, task_block=sizes.task_block,
-                            window_steps=sizes.window_steps, success_window=config.sampler.success_window)
 
     def init(rng: jax.Array) -> TrainState:
         rng, k_agent, k_env = jax.random.split(rng, 3)
