@@ -144,7 +144,8 @@ def test_learning_statistics_and_section_on_synthetic_runs(tmp_path):
                              "buffer_samplings": ["uniform", "per_task"]},
                   "runs": runs, "task_names": names, "stats": st}}
     text = markdown.section(result, "learning-x.json")
-    assert "**MT10, CLI CPU-default config, first 3,000 env steps of its 300,000-step budget**" in text
+    budget = cpu["total_env_steps"]
+    assert f"**MT10, CLI CPU-default config, first 3,000 env steps of its {budget:,}-step budget**" in text
     for label in ("drats sampler, uniform replay", "uniform sampler, per_task replay"):
         assert text.count(label) == 2  # curve table row, per-task table column
     assert text.count("| drats | per_task | ") == 1 and "| pick-place-v3 | " in text
@@ -201,7 +202,10 @@ def test_learning_quick_ours_side_and_report(tmp_path):
     assert report.main(["--results-dir", str(out), "--presets", "tiny", "--out", str(table_md)]) == 0
     table = table_md.read_text()
     assert "### Learning" in table and path.name in table and "Remaining differences" in table
-    assert "CLI CPU-default config, first 240 env steps of its 300,000-step budget" in table
+    from drats_jax.cli import cpu_train_config  # noqa: PLC0415
+
+    budget = cpu_train_config().total_env_steps
+    assert f"CLI CPU-default config, first 240 env steps of its {budget:,}-step budget" in table
     assert "uniform sampler, per_task replay" in table and "worst-task success, IQM" in table
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{report.START}\nOLD-TABLE\n{report.END}\noutro\n")

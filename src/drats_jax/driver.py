@@ -304,7 +304,7 @@ class _StopRequest:
 
 
 def _train_metrics(m: dict) -> dict:
-    """Chunk metrics to log: per-task training success/return/q/env steps, SAC scalars."""
+    """Chunk metrics to log: per-task training success/return/q/env steps, the learner's scalars."""
     out = {"grad_steps": m["grad_steps"], "train_success": m["success_rate"], "train_return": m["episode_return"],
            "episodes": m["episodes"], "q": m["q"], "task_env_steps": m["task_env_steps"]}
     out.update({k: v for k, v in m.items() if k not in ("env_steps", "grad_steps", "success_rate",

@@ -1,7 +1,7 @@
 """Metrics logs of a run folder: JSONL + CSV per stream, TensorBoard events, optional wandb.
 
 Streams: ``train`` (one row per chunk and seed: per-task training success/return, q,
-env steps per task, SAC losses) and ``eval`` (one row per evaluation and seed: per-task
+env steps per task, the learner's losses) and ``eval`` (one row per evaluation and seed: per-task
 success and return, mean / worst-task success, normalised return). Files:
 ``<stream>.jsonl`` (source of truth, flushed per row), ``<stream>.csv`` (same rows) and
 ``tb/`` (tensorboardX; scalars averaged over seeds). Per-task keys are
