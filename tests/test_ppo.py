@@ -21,6 +21,7 @@ from drats_jax.config import PPOConfig, SamplerConfig, TrainConfig
 from drats_jax.logger import read_rows
 from drats_jax.train import make_train
 from tests.pointmass import PointMass
+from tests.seed_runs import assert_seeds_match, single_and_vmapped
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -211,21 +212,9 @@ def test_vmapped_seeds_equal_single_seed_runs():
     trainer = make_train(cfg, env)
     assert (trainer.warmup_steps, trainer.chunk_length, trainer.num_chunks) == (10, 20, 3)
     keys = jax.random.split(jax.random.PRNGKey(7), 2)
-    single = jax.jit(trainer)
-    runs = [jax.device_get(single(k)) for k in keys]
-    vmapped = jax.jit(jax.vmap(trainer))
-    both = jax.device_get(vmapped(keys))
-    again = jax.device_get(vmapped(keys))
-    for a, b in zip(jax.tree.leaves(both), jax.tree.leaves(again)):
-        assert np.array_equal(a, b, equal_nan=True)
+    runs, both = single_and_vmapped(trainer, keys)
     assert int(runs[0][0].step) == 10 + 3 * 20
-    for i, run in enumerate(runs):
-        mine = jax.tree_util.tree_leaves_with_path(run)
-        theirs = jax.tree.leaves(jax.tree.map(lambda x: x[i], both))
-        assert len(mine) == len(theirs)
-        for (path, a), b in zip(mine, theirs):
-            np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=1e-4, atol=1e-5,
-                                       err_msg=f"seed {i}: {jax.tree_util.keystr(path)}")
+    assert_seeds_match(runs, both)
     assert not np.array_equal(runs[0][0].agent.actor_params["params"]["MLP_0"]["Dense_0"]["kernel"],
                               runs[1][0].agent.actor_params["params"]["MLP_0"]["Dense_0"]["kernel"])
 

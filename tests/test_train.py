@@ -10,6 +10,7 @@ import pytest
 from drats_jax.config import SACConfig, SamplerConfig, TrainConfig
 from drats_jax.train import make_train
 from tests.pointmass import PointMass
+from tests.seed_runs import assert_seeds_match, single_and_vmapped
 
 SMALL_SAC = SACConfig(hidden_width=64, hidden_depth=2, batch_size=128)
 
@@ -97,21 +98,9 @@ def test_vmapped_seeds_equal_single_seed_runs():
                       sampler=SamplerConfig(interval=80, initial_ref_return=200.0))
     trainer = make_train(cfg, env)
     keys = jax.random.split(jax.random.PRNGKey(7), 2)
-    single = jax.jit(trainer)
-    runs = [jax.device_get(single(k)) for k in keys]
-    vmapped = jax.jit(jax.vmap(trainer))
-    both = jax.device_get(vmapped(keys))
-    again = jax.device_get(vmapped(keys))
-    for a, b in zip(jax.tree.leaves(both), jax.tree.leaves(again)):
-        assert np.array_equal(a, b, equal_nan=True)  # determinism: same program, same bits
+    runs, both = single_and_vmapped(trainer, keys)
     assert runs[0][0].grad_steps == 2 * 3 * 40  # 3 chunks after warm-up, 2 updates per step
-    for i, run in enumerate(runs):
-        mine = jax.tree_util.tree_leaves_with_path(run)
-        theirs = jax.tree.leaves(jax.tree.map(lambda x: x[i], both))
-        assert len(mine) == len(theirs)
-        for (path, a), b in zip(mine, theirs):
-            np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=1e-4, atol=1e-5,
-                                       err_msg=f"seed {i}: {jax.tree_util.keystr(path)}")
+    assert_seeds_match(runs, both)
     # and the two seeds really are different runs
     assert not np.array_equal(runs[0][0].buffer.data.action, runs[1][0].buffer.data.action)
 
