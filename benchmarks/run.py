@@ -541,10 +541,9 @@ def bench_breakdown(env, setups: dict, b: dict) -> dict:
     def buffer_step(c, rows):
         buf, key, acc = c
         buf = replay.insert(buf, rows)
-        index = replay.task_index(buf, n) if cfg.buffer_sampling == "per_task" else None
         for _ in range(k_updates):
             key, sub = jax.random.split(key)
-            acc = acc + _checksum(replay.sample(buf, sub, cfg.sac.batch_size, cfg.buffer_sampling, index=index))
+            acc = acc + _checksum(replay.sample(buf, sub, cfg.sac.batch_size))
         return buf, key, acc
 
     pieces.append(("buffer", _Timed(buffer_step, (state.buffer, key, zero), rows, length), 1.0,

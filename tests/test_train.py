@@ -69,6 +69,32 @@ def test_capacity_not_multiple_of_slots_rejected():
         make_train(TrainConfig(buffer_capacity=1001, sac=SMALL_SAC), SpyEnv())
 
 
+def test_per_task_capacity_must_hold_one_block_per_task():
+    with pytest.raises(ValueError, match="multiple of the 4 tasks"):
+        make_train(TrainConfig(buffer_sampling="per_task", buffer_capacity=1002, sac=SMALL_SAC), SpyEnv())
+    with pytest.raises(ValueError, match="at least num_envs"):
+        make_train(TrainConfig(num_envs=300, buffer_sampling="per_task", buffer_capacity=1000,
+                               sac=SMALL_SAC), SpyEnv())
+
+
+def test_per_task_replay_keeps_one_ring_per_task():
+    """per_task replay (the reference MTSAC's layout): task t's transitions live in ring t only."""
+    cfg = TrainConfig(num_envs=8, total_env_steps=1600, warmup_env_steps=400, buffer_capacity=800, chunk_length=50,
+                      sac=SMALL_SAC, buffer_sampling="per_task", sampler=SamplerConfig(name="drats", interval=400))
+    trainer = make_train(cfg, PointMass())
+    init, warmup, chunk = trainer.jitted()
+    state, _ = warmup(init(jax.random.PRNGKey(0)))
+    for _ in range(trainer.num_chunks):
+        state, _ = chunk(state)
+    buf = jax.device_get(state.buffer)
+    steps = np.asarray(state.stats.env_steps)  # per task, warm-up included
+    np.testing.assert_array_equal(buf.size, np.minimum(steps, 200))
+    task_of_row = np.asarray(buf.data.task_id).reshape(4, 200)
+    for t in range(4):
+        assert np.all(task_of_row[t, :buf.size[t]] == t)
+    assert int(state.grad_steps) > 0
+
+
 def test_task_block_draws_one_task_per_block():
     """MJX backends step one scene per block of slots: the trainer draws tasks per block."""
     env = PointMass()

@@ -1,13 +1,23 @@
-"""Fixed-capacity replay ring on device, as pure functions.
+"""Fixed-capacity replay on device, as pure functions: one shared ring or one ring per task.
 
-    buffer = init(capacity, obs_size, action_size)
-    buffer = insert(buffer, transitions)          # E rows at the ring index
-    batch  = sample(buffer, rng, batch_size)      # uniform over stored rows
+    buffer = init(capacity, obs_size, action_size)              # one ring of C rows
+    buffer = init(capacity, obs_size, action_size, rings=N)     # N rings of C // N rows
+    buffer = insert(buffer, transitions)                        # E rows
+    batch  = sample(buffer, rng, batch_size)
 
-Insertion writes one contiguous block of E rows with ``lax.dynamic_update_slice``; when
-the buffer is donated through the enclosing jit (the trainer donates its whole state)
-XLA updates it in place, so no insert copies the whole buffer. The capacity must be a
-multiple of E, so a block never straddles the end of the ring.
+Sampling follows the layout, so a trainer never has to pass a mode around:
+  - one ring (``replay_sampling="uniform"``): rows drawn uniformly over all stored
+    transitions, so a task's share of each batch is its share of the collected data
+    (the task allocation reaches the updates);
+  - one ring per task (``"per_task"``, the reference MTSAC's MultiTaskReplayBuffer): each
+    task keeps its own FIFO of C // N rows and every batch holds an equal share of each
+    task. Sampling is O(batch), independent of C.
+
+One ring: insertion writes one contiguous block of E rows with ``lax.dynamic_update_slice``;
+when the buffer is donated through the enclosing jit (the trainer donates its whole state)
+XLA updates it in place. The capacity must be a multiple of E, so a block never straddles
+the end of the ring. Per-task rings: the E rows are scattered, row i to the ring of its
+task at that ring's index plus the number of earlier rows of the same task in the block.
 """
 
 from __future__ import annotations
@@ -22,8 +32,9 @@ from drats_jax.types import Transition
 
 @struct.dataclass
 class ReplayBuffer:
-    """data: Transition with leading axis C (capacity); index: i32[] next row to write;
-    size: i32[] rows holding data (<= C)."""
+    """data: Transition with leading axis C (capacity); ring r holds rows
+    [r * C/R, (r+1) * C/R). index: i32[R] next row to write in each ring (relative to
+    its start); size: i32[R] rows of each ring holding data (<= C/R). R = 1 or N."""
 
     data: Transition
     index: jax.Array
@@ -33,8 +44,19 @@ class ReplayBuffer:
     def capacity(self) -> int:
         return self.data.reward.shape[0]
 
+    @property
+    def rings(self) -> int:
+        return self.index.shape[0]
 
-def init(capacity: int, obs_size: int, action_size: int) -> ReplayBuffer:
+    @property
+    def ring_capacity(self) -> int:
+        return self.capacity // self.rings
+
+
+def init(capacity: int, obs_size: int, action_size: int, rings: int = 1) -> ReplayBuffer:
+    """``rings`` = 1 (shared ring) or N (one ring per task id 0..N-1; C must be a multiple of N)."""
+    if rings < 1 or capacity % rings != 0:
+        raise ValueError(f"buffer capacity {capacity} must be a positive multiple of the number of rings {rings}")
     c = capacity
     data = Transition(
         obs=jnp.zeros((c, obs_size), jnp.float32),
@@ -45,11 +67,17 @@ def init(capacity: int, obs_size: int, action_size: int) -> ReplayBuffer:
         truncation=jnp.zeros((c,), bool),
         task_id=jnp.zeros((c,), jnp.int32),
     )
-    return ReplayBuffer(data=data, index=jnp.zeros((), jnp.int32), size=jnp.zeros((), jnp.int32))
+    return ReplayBuffer(data=data, index=jnp.zeros((rings,), jnp.int32), size=jnp.zeros((rings,), jnp.int32))
 
 
 def insert(buffer: ReplayBuffer, rows: Transition) -> ReplayBuffer:
-    """Writes E rows (leading axis of ``rows``) at the ring index and advances it."""
+    """Writes E rows (leading axis of ``rows``) and advances the ring index (indices)."""
+    if buffer.rings == 1:
+        return _insert_block(buffer, rows)
+    return _insert_per_task(buffer, rows)
+
+
+def _insert_block(buffer: ReplayBuffer, rows: Transition) -> ReplayBuffer:
     c = buffer.capacity
     e = rows.reward.shape[0]
     if c % e != 0:
@@ -57,74 +85,64 @@ def insert(buffer: ReplayBuffer, rows: Transition) -> ReplayBuffer:
 
     def write(store, new):
         new = new.astype(store.dtype)
-        start = (buffer.index,) + (0,) * (store.ndim - 1)
+        start = (buffer.index[0],) + (0,) * (store.ndim - 1)
         return lax.dynamic_update_slice(store, new, start)
 
     data = jax.tree.map(write, buffer.data, rows)
-    return ReplayBuffer(
-        data=data,
-        index=(buffer.index + e) % c,
-        size=jnp.minimum(buffer.size + e, c),
-    )
+    return ReplayBuffer(data=data, index=(buffer.index + e) % c, size=jnp.minimum(buffer.size + e, c))
+
+
+def _insert_per_task(buffer: ReplayBuffer, rows: Transition) -> ReplayBuffer:
+    n, cap = buffer.rings, buffer.ring_capacity
+    e = rows.reward.shape[0]
+    if e > cap:  # a block would overwrite its own rows in one ring
+        raise ValueError(f"per-task ring capacity {cap} (capacity / {n} tasks) is smaller than the rows per insert {e}")
+    task = rows.task_id.astype(jnp.int32)
+    same = task[:, None] == task[None, :]
+    rank = jnp.sum(jnp.tril(same, k=-1), axis=1)  # earlier rows of the same task in this block
+    row = task * cap + (buffer.index[task] + rank) % cap
+    data = jax.tree.map(lambda store, new: store.at[row].set(new.astype(store.dtype), unique_indices=True),
+                        buffer.data, rows)
+    count = jnp.bincount(task, length=n).astype(jnp.int32)
+    return ReplayBuffer(data=data, index=(buffer.index + count) % cap, size=jnp.minimum(buffer.size + count, cap))
 
 
 def _gather(buffer: ReplayBuffer, rows: jax.Array) -> Transition:
     return jax.tree.map(lambda x: jnp.take(x, rows, axis=0), buffer.data)
 
 
-def sample_uniform(buffer: ReplayBuffer, rng: jax.Array, batch_size: int) -> Transition:
-    """batch_size rows drawn uniformly (with replacement) from the stored rows."""
-    rows = jax.random.randint(rng, (batch_size,), 0, jnp.maximum(buffer.size, 1))
-    return _gather(buffer, rows)
+def _uniform_rows(buffer: ReplayBuffer, rng: jax.Array, batch_size: int) -> jax.Array:
+    """Row ids uniform over every stored row of every ring."""
+    total = jnp.sum(buffer.size)
+    k = jax.random.randint(rng, (batch_size,), 0, jnp.maximum(total, 1))
+    if buffer.rings == 1:  # rows 0..size-1 are filled before the ring wraps
+        return k
+    before = jnp.cumsum(buffer.size) - buffer.size  # stored rows in the rings before ring r
+    ring = jnp.searchsorted(jnp.cumsum(buffer.size), k, side="right")
+    ring = jnp.minimum(ring, buffer.rings - 1)
+    return ring * buffer.ring_capacity + (k - before[ring])
 
 
-@struct.dataclass
-class TaskIndex:
-    """Stored rows grouped by task, for per-task sampling (valid while the buffer is unchanged).
-
-    order: i32[C] row ids sorted by task (empty rows last); start, count: i32[N]."""
-
-    order: jax.Array
-    start: jax.Array
-    count: jax.Array
-
-
-def task_index(buffer: ReplayBuffer, num_tasks: int) -> TaskIndex:
-    """O(C log C); compute once per vector step and reuse for its K gradient steps."""
-    c = buffer.capacity
-    stored = jnp.arange(c) < buffer.size  # the ring fills rows 0..size-1 before wrapping
-    key = jnp.where(stored, buffer.data.task_id, num_tasks)
-    order = jnp.argsort(key, stable=True).astype(jnp.int32)
-    count = jnp.bincount(key, length=num_tasks + 1)[:num_tasks].astype(jnp.int32)
-    start = (jnp.cumsum(count) - count).astype(jnp.int32)
-    return TaskIndex(order=order, start=start, count=count)
-
-
-def sample_per_task(buffer: ReplayBuffer, rng: jax.Array, batch_size: int, index: TaskIndex) -> Transition:
-    """Equal share per task: row b targets task b mod N, uniform among that task's rows.
-
-    A task with no stored row gives its share to uniform draws over all stored rows.
-    """
-    n = index.count.shape[0]
+def _per_task_rows(buffer: ReplayBuffer, rng: jax.Array, batch_size: int) -> jax.Array:
+    """Row b from ring b mod N, uniform among that ring's stored rows; an empty ring's
+    share falls back to uniform draws over all stored rows."""
+    n, cap = buffer.rings, buffer.ring_capacity
     k_task, k_any = jax.random.split(rng)
     task = jnp.arange(batch_size) % n
+    cnt = buffer.size[task]
     u = jax.random.uniform(k_task, (batch_size,))
-    cnt = index.count[task]
     offset = jnp.minimum((u * cnt).astype(jnp.int32), jnp.maximum(cnt - 1, 0))
-    per_task_rows = index.order[index.start[task] + offset]
-    any_rows = jax.random.randint(k_any, (batch_size,), 0, jnp.maximum(buffer.size, 1))
-    return _gather(buffer, jnp.where(cnt > 0, per_task_rows, any_rows))
+    return jnp.where(cnt > 0, task * cap + offset, _uniform_rows(buffer, k_any, batch_size))
 
 
-def sample(buffer: ReplayBuffer, rng: jax.Array, batch_size: int, mode: str = "uniform",
-           index: TaskIndex | None = None, num_tasks: int | None = None) -> Transition:
-    """Dispatch on the static ``mode`` ("uniform" or "per_task")."""
-    if mode == "uniform":
-        return sample_uniform(buffer, rng, batch_size)
-    if mode == "per_task":
-        if index is None:
-            if num_tasks is None:
-                raise ValueError("per_task sampling needs num_tasks or a precomputed TaskIndex")
-            index = task_index(buffer, num_tasks)
-        return sample_per_task(buffer, rng, batch_size, index)
-    raise ValueError(f"unknown buffer sampling mode {mode!r}")
+def sample(buffer: ReplayBuffer, rng: jax.Array, batch_size: int) -> Transition:
+    """batch_size rows drawn with replacement: uniform over stored rows (one ring) or an
+    equal share per task (one ring per task)."""
+    if buffer.rings == 1:
+        return _gather(buffer, _uniform_rows(buffer, rng, batch_size))
+    return _gather(buffer, _per_task_rows(buffer, rng, batch_size))
+
+
+def sample_uniform(buffer: ReplayBuffer, rng: jax.Array, batch_size: int) -> Transition:
+    """batch_size rows drawn uniformly (with replacement) from all stored rows, whatever the layout."""
+    return _gather(buffer, _uniform_rows(buffer, rng, batch_size))

@@ -216,7 +216,11 @@ class TrainConfig:
     # None -> SAC: 4,000 x N (the reference's 4,000 warm-up steps of one env per task); PPO: 0.
     warmup_env_steps: int | None = None
     updates_per_step: int = 1  # gradient steps per vector step (scan iteration)
-    buffer_capacity: int = 1_000_000  # transitions; must be a multiple of num_envs
+    # Transitions. uniform: one shared ring, a multiple of num_envs. per_task: one ring of
+    # capacity/N rows per task (the reference MTSAC's layout), a multiple of N.
+    buffer_capacity: int = 1_000_000
+    # uniform: batches drawn over all stored transitions (the allocation reaches the updates);
+    # per_task: an equal share of every batch per task (the reference MTSAC). See buffer.py.
     buffer_sampling: str = "uniform"  # one of BUFFER_SAMPLING
     chunk_length: int = 1_000  # vector steps per jitted run_chunk call
     sac: SACConfig = field(default_factory=SACConfig)
@@ -284,10 +288,16 @@ def validate_for_env(config: TrainConfig, env: Any) -> None:
     if s.name == "smt" and not 1 <= s.resolved_num_active(n) <= n:
         raise ValueError(f"sampler.smt_num_active must be in [1, N={n}], got {s.smt_num_active}")
     e = config.resolved_num_envs(n)
-    if config.algo == "sac" and config.buffer_capacity % e != 0:
+    if config.algo == "sac" and config.buffer_sampling == "uniform" and config.buffer_capacity % e != 0:
         raise ValueError(
             f"buffer_capacity ({config.buffer_capacity}) must be a multiple of num_envs ({e}): "
             "each vector step writes one contiguous block of num_envs rows into the ring"
+        )
+    if config.algo == "sac" and config.buffer_sampling == "per_task" and (
+            config.buffer_capacity % n != 0 or config.buffer_capacity // n < e):
+        raise ValueError(
+            f"buffer_capacity ({config.buffer_capacity}) must be a multiple of the {n} tasks with at least "
+            f"num_envs ({e}) rows per task: per_task replay keeps one ring of capacity/N rows per task"
         )
     block = config.resolved_task_block(e, getattr(env, "block_size", 1))
     if e % block != 0:

@@ -35,7 +35,7 @@ class TrainState(AllocationShortcuts):
 
     rng:        PRNGKey, the run's key (split every vector step).
     agent:      SACState (params, target params, per-task log-alpha, optimizer states).
-    buffer:     ReplayBuffer (capacity C).
+    buffer:     ReplayBuffer (capacity C; one ring, or one per task for per_task replay).
     alloc:      AllocationState (env slots, sampler state with q, per-task statistics).
     step:       i32[] vector steps done (warm-up included); env steps = step * E.
     grad_steps: i32[] SAC gradient steps done.
@@ -62,20 +62,20 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None) -> loop
     sac_cfg = config.sac
     chunk_length, num_chunks = loop.chunking(config.total_env_steps, e, sizes.warmup_steps, config.chunk_length)
     agent = make_sac(sac_cfg, n, obs_size, action_size)
+    rings = n if config.buffer_sampling == "per_task" else 1  # the replay layout decides the sampling
 
     def init(rng: jax.Array) -> TrainState:
         rng, k_agent, k_env = jax.random.split(rng, 3)
         return TrainState(rng=rng, agent=agent.init(k_agent),
-                          buffer=replay.init(config.buffer_capacity, obs_size, action_size), alloc=alloc.init(k_env),
+                          buffer=replay.init(config.buffer_capacity, obs_size, action_size, rings),
+                          alloc=alloc.init(k_env),
                           step=jnp.zeros((), jnp.int32), grad_steps=jnp.zeros((), jnp.int32))
 
     def gradient_steps(agent_state, buf, rng):
         """K SAC updates on batches from the (just updated) buffer; metrics averaged over K."""
-        index = replay.task_index(buf, n) if config.buffer_sampling == "per_task" else None
-
         def one(agent_state, key):
             k_batch, k_update = jax.random.split(key)
-            batch = replay.sample(buf, k_batch, sac_cfg.batch_size, config.buffer_sampling, index=index)
+            batch = replay.sample(buf, k_batch, sac_cfg.batch_size)
             return agent.update(agent_state, batch, k_update)
 
         agent_state, metrics = lax.scan(one, agent_state, jax.random.split(rng, config.updates_per_step))
