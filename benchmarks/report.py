@@ -82,24 +82,8 @@ def section(result: dict, source: str) -> str:
                          f"{_n(r['env_steps_per_s'])} | {_n(r['env_steps_per_s_best'])} | "
                          f"{_n(ratio, 1) + 'x' if ratio else 'n/a'} | - |")
         lines.append("")
-    tr = result.get("training") or {}
-    if tr:
-        c = tr["config"]
-        sac = c["sac"]
-        lines += [f"**Training** ({tr['suite']}, {tr['num_envs']} env slots, SAC {sac['hidden_depth']}x"
-                  f"{sac['hidden_width']} batch {sac['batch_size']}, {c['updates_per_step']} gradient step(s) per "
-                  f"vector step, chunks of {tr['chunk_length']} vector steps, {_window_text(tr)}; "
-                  "chunks of the two samplers timed alternately):", "",
-                  "| task allocation | env-steps/s | grad-steps/s | compile: init / warm-up / chunk (s) |",
-                  "|---|---:|---:|---:|"]
-        for name, r in tr["runs"].items():
-            cs = r["compile_s"]
-            lines.append(f"| {name} | {_n(r['env_steps_per_s'])} | {_n(r['grad_steps_per_s'], 1)} | "
-                         f"{cs.get('init', 0):.1f} / {cs.get('warmup', 0):.1f} / {cs.get('chunk', 0):.1f} |")
-        if tr.get("ratio_drats_over_uniform") is not None:
-            lines.append(f"| **DRATS / uniform** | **{tr['ratio_drats_over_uniform']:.3f}** | "
-                         f"(best-of {tr['ratio_drats_over_uniform_best']:.3f}) | |")
-        lines.append("")
+    lines += _training_lines(result.get("training") or {})
+    lines += _training_lines(result.get("training_ppo") or {})
     bd = result.get("breakdown") or {}
     if bd:
         lines += [f"**Where the time goes** (one vector step of {bd['num_envs']} slots with {bd['sampler']} = "
@@ -172,6 +156,34 @@ def update_readme(readme: Path, table: str) -> None:
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
     readme.write_text(f"{head}{START}\n{table}{END}{tail}")
+
+
+def _training_lines(tr: dict) -> list[str]:
+    """The table of one training section (SAC's ``training`` or PPO's ``training_ppo``)."""
+    if not tr:
+        return []
+    c = tr["config"]
+    if tr.get("algo", "sac") == "ppo":
+        ppo = c["ppo"]
+        learner = (f"PPO {ppo['hidden_depth']}x{ppo['hidden_width']}, {ppo['num_epochs']} epochs x "
+                   f"{ppo['num_minibatches']} minibatches per rollout (at most; target KL {ppo['target_kl']}), "
+                   f"one chunk = one rollout")
+    else:
+        sac = c["sac"]
+        learner = (f"SAC {sac['hidden_depth']}x{sac['hidden_width']} batch {sac['batch_size']}, "
+                   f"{c['updates_per_step']} gradient step(s) per vector step, chunks of {tr['chunk_length']} vector steps")
+    lines = [f"**Training, {tr.get('algo', 'sac').upper()}** ({tr['suite']}, {tr['num_envs']} env slots, {learner}, "
+             f"{_window_text(tr)}; chunks of the two samplers timed alternately):", "",
+             "| task allocation | env-steps/s | grad-steps/s | compile: init / warm-up / chunk (s) |",
+             "|---|---:|---:|---:|"]
+    for name, r in tr["runs"].items():
+        cs = r["compile_s"]
+        lines.append(f"| {name} | {_n(r['env_steps_per_s'])} | {_n(r['grad_steps_per_s'], 1)} | "
+                     f"{cs.get('init', 0):.1f} / {cs.get('warmup', 0):.1f} / {cs.get('chunk', 0):.1f} |")
+    if tr.get("ratio_drats_over_uniform") is not None:
+        lines.append(f"| **DRATS / uniform** | **{tr['ratio_drats_over_uniform']:.3f}** | "
+                     f"(best-of {tr['ratio_drats_over_uniform_best']:.3f}) | |")
+    return lines + [""]
 
 
 def _window_text(training: dict) -> str:

@@ -9,10 +9,12 @@ Sections (``--sections``, default all):
   env        env-only env-steps/s of metaworld_jax (jit(scan(vmap(env.step))), random actions)
              for each suite and batch size of the preset;
   metaworld  the same for metaworld's gymnasium vector envs (sync and async);
-  train      full training (act, step, insert, K SAC updates, sampler draw/update, all inside
+  train      full SAC training (act, step, insert, K SAC updates, sampler draw/update, all inside
              the jitted lax.scan chunk) with DRATS and with uniform task allocation under the
              same config; their chunks are timed interleaved (D, U, D, U, ...) so machine noise
-             hits both alike; ratio = DRATS / uniform env-steps/s;
+             hits both alike; ratio = DRATS / uniform env-steps/s (benchmarks/training.py);
+  train_ppo  the same for PPO at the DRATS paper's learner settings: one chunk = one rollout of
+             a sampler window and its epochs of minibatch updates;
   breakdown  each piece of a vector step jitted alone at the training shapes (inside a lax.scan,
              so dispatch overhead is excluded), amortised per vector step.
 
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import json
 import statistics
 import sys
@@ -37,6 +38,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from benchmarks.timing import block, compile_timed, log, summary
+from benchmarks.training import bench_training, ppo_config
+
 SCHEMA_VERSION = 1
 
 # ----------------------------------------------------------------------------- presets
@@ -44,6 +48,8 @@ SCHEMA_VERSION = 1
 # `scales`: the preset's sizes per JAX backend ("cpu" = no accelerator; "accel" = GPU/TPU).
 
 _TRAIN_PROD = dict(hidden_width=400, hidden_depth=3, batch_size=1280, updates_per_step=1)
+# PPO at the DRATS paper's learner settings (3x400, 16 epochs x 32 minibatches per rollout).
+_PPO_PAPER = dict(hidden_width=400, hidden_depth=3, num_epochs=16, num_minibatches=32, episode_length=500)
 
 PRESETS: dict[str, dict[str, dict]] = {
     "cpu": {
@@ -53,6 +59,7 @@ PRESETS: dict[str, dict[str, dict]] = {
             metaworld={"mt10": ["sync", "async"]}, metaworld_steps=100, metaworld_repeats=3,
             train=dict(suite="mt10", num_envs=None, chunk_length=25, timed_chunks=6, sampler_interval=25,
                        buffer_capacity=200_000, **_TRAIN_PROD),
+            train_ppo=dict(suite="mt10", num_envs=None, sampler_interval=5_000, timed_chunks=3, **_PPO_PAPER),
             breakdown=dict(length=10, repeats=3, host_calls=30),
         ),
     },
@@ -64,6 +71,7 @@ PRESETS: dict[str, dict[str, dict]] = {
             metaworld_steps=60, metaworld_repeats=3,
             train=dict(suite="mt50", num_envs=None, chunk_length=20, timed_chunks=4, sampler_interval=20,
                        buffer_capacity=200_000, **_TRAIN_PROD),
+            train_ppo=dict(suite="mt50", num_envs=None, sampler_interval=25_000, timed_chunks=2, **_PPO_PAPER),
             breakdown=dict(length=10, repeats=3, host_calls=20),
         ),
         "accel": dict(
@@ -73,6 +81,7 @@ PRESETS: dict[str, dict[str, dict]] = {
             metaworld_steps=100, metaworld_repeats=3,
             train=dict(suite="mt50", num_envs=None, chunk_length=200, timed_chunks=5, sampler_interval=50,
                        buffer_capacity=1_000_000, **_TRAIN_PROD),
+            train_ppo=dict(suite="mt50", num_envs=500, sampler_interval=500_000, timed_chunks=3, **_PPO_PAPER),
             breakdown=dict(length=100, repeats=5, host_calls=50),
         ),
     },
@@ -85,6 +94,8 @@ PRESETS: dict[str, dict[str, dict]] = {
             train=dict(suite="reach-v3,push-v3", num_envs=None, chunk_length=4, timed_chunks=2,
                        sampler_interval=2, buffer_capacity=1_000, hidden_width=16, hidden_depth=1,
                        batch_size=16, updates_per_step=1, warmup_env_steps=0),
+            train_ppo=dict(suite="reach-v3,push-v3", num_envs=None, sampler_interval=2, timed_chunks=2, hidden_width=16,
+                           hidden_depth=1, num_epochs=2, num_minibatches=2, episode_length=500),
             breakdown=dict(length=3, repeats=2, host_calls=3),
         ),
     },
@@ -92,7 +103,7 @@ PRESETS: dict[str, dict[str, dict]] = {
 PRESETS["tiny"]["accel"] = PRESETS["tiny"]["cpu"]
 PRESETS["cpu"]["accel"] = PRESETS["cpu"]["cpu"]
 
-SECTIONS = ("env", "metaworld", "train", "breakdown")
+SECTIONS = ("env", "metaworld", "train", "train_ppo", "breakdown")
 
 # Targets shown in the report (not asserted anywhere).
 TARGETS = {"env_vs_metaworld_sync": 10.0, "drats_over_uniform": 0.98}
@@ -100,7 +111,7 @@ TARGETS = {"env_vs_metaworld_sync": 10.0, "drats_over_uniform": 0.98}
 # What a result JSON must hold (checked by tests/test_benchmarks.py and by benchmarks.report).
 SCHEMA = {
     "top": ("benchmark", "schema_version", "preset", "scale", "date", "machine", "device", "device_kind",
-            "versions", "commit", "config", "env_only", "metaworld", "training", "breakdown", "targets",
+            "versions", "commit", "config", "env_only", "metaworld", "training", "training_ppo", "breakdown", "targets",
             "runtime_s"),
     "env_only": ("suite", "num_tasks", "batch", "steps_per_call", "env_steps_per_s", "env_steps_per_s_best",
                  "times_s", "lower_s", "compile_s", "first_call_s", "make_s"),
@@ -121,13 +132,13 @@ def validate(result: dict) -> list[str]:
         errs += [f"env_only row lacks {k!r}" for k in SCHEMA["env_only"] if k not in row]
     for row in result.get("metaworld", []):
         errs += [f"metaworld row lacks {k!r}" for k in SCHEMA["metaworld"] if k not in row]
-    tr = result.get("training") or {}
-    if tr:
+    for key in ("training", "training_ppo"):
+        tr = result.get(key) or {}
         for k in ("suite", "num_envs", "runs", "ratio_drats_over_uniform", "ratio_drats_over_uniform_best"):
-            if k not in tr:
-                errs.append(f"training lacks {k!r}")
+            if tr and k not in tr:
+                errs.append(f"{key} lacks {k!r}")
         for name, run in (tr.get("runs") or {}).items():
-            errs += [f"training run {name} lacks {k!r}" for k in SCHEMA["training_run"] if k not in run]
+            errs += [f"{key} run {name} lacks {k!r}" for k in SCHEMA["training_run"] if k not in run]
     bd = result.get("breakdown") or {}
     if bd:
         for k in ("vector_step_s", "parts", "other_s"):
@@ -141,34 +152,9 @@ def validate(result: dict) -> list[str]:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _log(msg: str) -> None:
-    print(msg, flush=True)
-
-
 def _suite_spec(suite: str):
     """"mt10" -> "mt10"; "a,b" -> ["a", "b"] (metaworld_jax.make accepts both)."""
     return suite if suite in ("mt10", "mt50") else [s.strip() for s in suite.split(",") if s.strip()]
-
-
-def _summary(times: list[float]) -> dict:
-    return {"median": statistics.median(times), "best": min(times)}
-
-
-def _compile(jitted, *args) -> tuple[Callable, dict]:
-    import jax  # noqa: F401
-
-    t0 = time.perf_counter()
-    lowered = jitted.lower(*args)
-    t1 = time.perf_counter()
-    compiled = lowered.compile()
-    t2 = time.perf_counter()
-    return compiled, {"lower_s": t1 - t0, "compile_s": t2 - t1}
-
-
-def _block(x):
-    import jax
-
-    return jax.block_until_ready(x)
 
 
 class _EnvCache:
@@ -184,7 +170,7 @@ class _EnvCache:
             t0 = time.perf_counter()
             self.envs[suite] = metaworld_jax.make(_suite_spec(suite), backend=self.backend)
             self.make_s[suite] = time.perf_counter() - t0
-            _log(f"  made {suite} ({self.envs[suite].num_tasks} tasks, backend {self.backend}) "
+            log(f"  made {suite} ({self.envs[suite].num_tasks} tasks, backend {self.backend}) "
                  f"in {self.make_s[suite]:.1f}s")
         return self.envs[suite]
 
@@ -211,17 +197,17 @@ def bench_env(env, suite: str, batch: int, steps: int, repeats: int, make_s: flo
         state, rewards = jax.lax.scan(body, state, jax.random.split(key, steps))
         return state, jnp.sum(rewards)
 
-    state = _block(reset(jax.random.PRNGKey(0), tasks, goals))
-    compiled, comp = _compile(jax.jit(run, donate_argnums=0), state, jax.random.PRNGKey(0))
+    state = block(reset(jax.random.PRNGKey(0), tasks, goals))
+    compiled, comp = compile_timed(jax.jit(run, donate_argnums=0), state, jax.random.PRNGKey(0))
     t0 = time.perf_counter()
-    state, _ = _block(compiled(state, jax.random.PRNGKey(1)))
+    state, _ = block(compiled(state, jax.random.PRNGKey(1)))
     first = time.perf_counter() - t0
     times = []
     for r in range(repeats):
         t0 = time.perf_counter()
-        state, _ = _block(compiled(state, jax.random.PRNGKey(r + 2)))
+        state, _ = block(compiled(state, jax.random.PRNGKey(r + 2)))
         times.append(time.perf_counter() - t0)
-    s = _summary(times)
+    s = summary(times)
     return {"suite": suite, "num_tasks": n, "batch": batch, "steps_per_call": steps,
             "env_steps_per_s": batch * steps / s["median"], "env_steps_per_s_best": batch * steps / s["best"],
             "times_s": times, **comp, "first_call_s": first, "make_s": make_s}
@@ -259,105 +245,10 @@ def bench_metaworld(suite: str, strategy: str, steps: int, repeats: int, warm_st
             times.append(time.perf_counter() - t0)
     finally:
         envs.close()
-    s = _summary(times)
+    s = summary(times)
     return {"suite": suite, "strategy": strategy, "num_envs": shape[0], "steps_per_block": steps,
             "env_steps_per_s": shape[0] * steps / s["median"], "env_steps_per_s_best": shape[0] * steps / s["best"],
             "times_s": times, "construct_s": construct}
-
-
-# ----------------------------------------------------------------------------- (c, d) training
-
-
-def _train_config(t: dict, sampler: str, num_tasks: int):
-    from drats_jax.config import SACConfig, SamplerConfig, TrainConfig
-
-    e = num_tasks if t["num_envs"] is None else int(t["num_envs"])
-    warmup = t.get("warmup_env_steps")
-    if warmup is None:  # default: two batches of random-action transitions
-        warmup = 2 * t["batch_size"]
-    warmup += (-warmup) % e
-    total = warmup + e * t["chunk_length"] * (2 + 2 * t["timed_chunks"])
-    return TrainConfig(
-        num_envs=t["num_envs"], total_env_steps=total, warmup_env_steps=warmup,
-        updates_per_step=t["updates_per_step"], buffer_capacity=t["buffer_capacity"],
-        chunk_length=t["chunk_length"],
-        sac=SACConfig(hidden_width=t["hidden_width"], hidden_depth=t["hidden_depth"], batch_size=t["batch_size"]),
-        sampler=SamplerConfig(name=sampler, interval=t["sampler_interval"]),
-    )
-
-
-def bench_training(env, t: dict, samplers=("drats", "uniform"), seed: int = 0) -> tuple[dict, dict]:
-    """Returns (training section, {sampler: setup dict with trainer, compiled chunk, state, config})."""
-    import jax
-
-    from drats_jax.train import make_train
-
-    setups = {}
-    for name in samplers:
-        cfg = _train_config(t, name, env.num_tasks)
-        trainer = make_train(cfg, env)
-        init_j, warm_j, chunk_j = trainer.jitted()
-        rng = jax.random.PRNGKey(seed)
-        comp = {}
-        init_c, comp["init"] = _compile(init_j, rng)
-        state = _block(init_c(rng))
-        warm_c, comp["warmup"] = _compile(warm_j, state)
-        t0 = time.perf_counter()
-        state, _ = _block(warm_c(state))
-        warm_s = time.perf_counter() - t0
-        chunk_c, comp["chunk"] = _compile(chunk_j, state)
-        t0 = time.perf_counter()
-        state, _ = _block(chunk_c(state))  # first call: excluded from the rates
-        first = time.perf_counter() - t0
-        _log(f"  {name}: compile init {sum(comp['init'].values()):.1f}s, warm-up "
-             f"{sum(comp['warmup'].values()):.1f}s, chunk {sum(comp['chunk'].values()):.1f}s; "
-             f"first chunk {first:.2f}s")
-        setups[name] = dict(trainer=trainer, chunk=chunk_c, state=state, comp=comp, first=first, warm_s=warm_s,
-                            config=trainer.config, times=[])
-    for _ in range(t["timed_chunks"]):  # interleaved, so noise hits every sampler alike
-        for name in samplers:
-            s = setups[name]
-            t0 = time.perf_counter()
-            s["state"], metrics = s["chunk"](s["state"])
-            _block(metrics)
-            s["times"].append(time.perf_counter() - t0)
-    runs = {}
-    for name, s in setups.items():
-        tr, st = s["trainer"], _summary(s["times"])
-        k = s["config"].updates_per_step
-        runs[name] = {
-            "sampler": name,
-            "env_steps_per_s": tr.env_steps_per_chunk / st["median"],
-            "env_steps_per_s_best": tr.env_steps_per_chunk / st["best"],
-            "grad_steps_per_s": tr.chunk_length * k / st["median"],
-            "grad_steps_per_s_best": tr.chunk_length * k / st["best"],
-            "chunk_times_s": s["times"],
-            "compile_s": {p: sum(v.values()) for p, v in s["comp"].items()},
-            "compile_detail": s["comp"],
-            "first_chunk_s": s["first"],
-            "warmup_s": s["warm_s"],
-            "warmup_env_steps_per_s": tr.warmup_steps * tr.num_envs / s["warm_s"] if tr.warmup_steps else None,
-            "final_grad_steps": int(np.asarray(s["state"].grad_steps)),
-        }
-        _log(f"  {name}: {runs[name]['env_steps_per_s']:,.0f} env-steps/s, "
-             f"{runs[name]['grad_steps_per_s']:,.1f} grad-steps/s (median of {len(s['times'])} chunks)")
-    first = setups[samplers[0]]
-    section = {
-        "suite": t["suite"], "num_tasks": env.num_tasks, "num_envs": first["trainer"].num_envs,
-        "chunk_length": first["trainer"].chunk_length, "window_steps": first["trainer"].window_steps,
-        "config": dataclasses.asdict(first["config"]),
-        "runs": runs,
-    }
-    if "drats" in runs and "uniform" in runs:
-        d, u = runs["drats"], runs["uniform"]
-        section["ratio_drats_over_uniform"] = d["env_steps_per_s"] / u["env_steps_per_s"]
-        section["ratio_drats_over_uniform_best"] = d["env_steps_per_s_best"] / u["env_steps_per_s_best"]
-        # Paired: chunk i of DRATS ran right after chunk i of uniform's predecessor; per-pair ratios.
-        pairs = [ut / dt for dt, ut in zip(setups["drats"]["times"], setups["uniform"]["times"])]
-        section["ratio_drats_over_uniform_paired_median"] = statistics.median(pairs)
-    else:
-        section["ratio_drats_over_uniform"] = section["ratio_drats_over_uniform_best"] = None
-    return section, setups
 
 
 # ----------------------------------------------------------------------------- (e) breakdown
@@ -377,14 +268,14 @@ class _Timed:
         # The carry is a private copy and donated, so big carries (the replay buffer) are
         # updated in place rather than copied on every call, as in the trainer.
         carry = jax.tree.map(lambda x: x.copy(), carry)
-        self.compiled, comp = _compile(jax.jit(prog, donate_argnums=0), carry, consts)
+        self.compiled, comp = compile_timed(jax.jit(prog, donate_argnums=0), carry, consts)
         self.compile_s = sum(comp.values())
         self.consts, self.length, self.times = consts, length, []
-        self.carry = _block(self.compiled(carry, consts))
+        self.carry = block(self.compiled(carry, consts))
 
     def once(self) -> None:
         t0 = time.perf_counter()
-        self.carry = _block(self.compiled(self.carry, self.consts))
+        self.carry = block(self.compiled(self.carry, self.consts))
         self.times.append((time.perf_counter() - t0) / self.length)
 
     def result(self) -> dict:
@@ -564,7 +455,7 @@ def bench_breakdown(env, setups: dict, b: dict) -> dict:
     for _ in range(b["repeats"]):
         t0 = time.perf_counter()
         main["state"], metrics = main["chunk"](main["state"])
-        _block(metrics)
+        block(metrics)
         chunk_times.append(time.perf_counter() - t0)
         for _, timer, _, _ in pieces:
             timer.once()
@@ -575,7 +466,7 @@ def bench_breakdown(env, setups: dict, b: dict) -> dict:
         res.update(name=name, calls_per_vector_step=calls, per_vector_step_s=res["per_call_s"] * calls, note=note,
                    share=res["per_call_s"] * calls / vector_step_s)
         parts.append(res)
-        _log(f"  {name}: {res['per_call_s'] * 1e3:.4f} ms/call x {calls:.4g} per vector step"
+        log(f"  {name}: {res['per_call_s'] * 1e3:.4f} ms/call x {calls:.4g} per vector step"
              + ("" if calls else " (reference, not summed)"))
     by = {p["name"]: p for p in parts}
     summed = sum(p["per_vector_step_s"] for p in parts)
@@ -606,7 +497,7 @@ def bench_breakdown(env, setups: dict, b: dict) -> dict:
 def plot(result: dict, path: Path) -> Path | None:
     from benchmarks import common
 
-    plt = common.pyplot(_log)
+    plt = common.pyplot(log)
     if plt is None:
         return None
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
@@ -700,11 +591,12 @@ def targets(result: dict) -> dict:
             "value": b["value"], "at_batch": b["batch"], "target": TARGETS["env_vs_metaworld_sync"],
             "met": b["value"] >= TARGETS["env_vs_metaworld_sync"],
             "what": f"best metaworld_jax {suite} env-only env-steps/s over batch sizes / metaworld sync vector env"}
-    ratio = (result.get("training") or {}).get("ratio_drats_over_uniform")
-    if ratio is not None:
-        out["drats_over_uniform"] = {"value": ratio, "target": TARGETS["drats_over_uniform"],
-                                     "met": ratio >= TARGETS["drats_over_uniform"],
-                                     "what": "training env-steps/s with DRATS / with uniform, same config (measured)"}
+    for key, name, learner in (("training", "drats_over_uniform", "SAC"), ("training_ppo", "drats_over_uniform_ppo",
+                                                                        "PPO")):
+        ratio = (result.get(key) or {}).get("ratio_drats_over_uniform")
+        if ratio is not None:
+            out[name] = {"value": ratio, "target": TARGETS["drats_over_uniform"], "met": ratio >= TARGETS["drats_over_uniform"],
+                         "what": f"{learner} training env-steps/s with DRATS / with uniform, same config (measured)"}
     implied = (result.get("breakdown") or {}).get("implied_ratio_drats_over_uniform")
     if implied is not None:
         out["drats_over_uniform_implied"] = {
@@ -726,34 +618,34 @@ def run_preset(preset: str, sections=SECTIONS, backend: str = "mujoco", out_dir:
     p = copy.deepcopy(PRESETS[preset][scale])
     for k, v in (overrides or {}).items():
         p[k] = v
-    _log(f"benchmark preset {preset!r} ({scale} sizes) on {jax.devices()[0]} ({jax.default_backend()}), "
+    log(f"benchmark preset {preset!r} ({scale} sizes) on {jax.devices()[0]} ({jax.default_backend()}), "
          f"backend {backend}, sections {', '.join(sections)}")
     envs = _EnvCache(backend)
     result: dict = {"schema_version": SCHEMA_VERSION, "preset": preset, "scale": scale,
                     "config": {"preset": p, "sections": list(sections), "backend": backend,
                                "compilation_cache": compile_cache, "statistic": "median (best also recorded)"},
-                    "env_only": [], "metaworld": [], "training": {}, "breakdown": {}}
+                    "env_only": [], "metaworld": [], "training": {}, "training_ppo": {}, "breakdown": {}}
 
     if "env" in sections:
-        _log("(a) env only")
+        log("(a) env only")
         for suite, batches in p["env"].items():
             env = envs.get(suite)
             for batch in batches:
                 steps = max(p["env_min_steps"], p["env_call_env_steps"] // batch)
                 r = bench_env(env, suite, batch, steps, p["env_repeats"], envs.make_s[suite])
                 result["env_only"].append(r)
-                _log(f"  metaworld_jax {suite} batch {batch}: {r['env_steps_per_s']:,.0f} env-steps/s "
+                log(f"  metaworld_jax {suite} batch {batch}: {r['env_steps_per_s']:,.0f} env-steps/s "
                      f"(best {r['env_steps_per_s_best']:,.0f}; compile {r['lower_s'] + r['compile_s']:.1f}s)")
     if "metaworld" in sections:
-        _log("(b) metaworld vector envs")
+        log("(b) metaworld vector envs")
         for suite, strategies in p["metaworld"].items():
             for strategy in strategies:
                 r = bench_metaworld(suite, strategy, p["metaworld_steps"], p["metaworld_repeats"])
                 result["metaworld"].append(r)
-                _log(f"  metaworld {suite} {strategy} ({r['num_envs']} envs): {r['env_steps_per_s']:,.0f} "
+                log(f"  metaworld {suite} {strategy} ({r['num_envs']} envs): {r['env_steps_per_s']:,.0f} "
                      f"env-steps/s (construct {r['construct_s']:.1f}s)")
     if "train" in sections or "breakdown" in sections:
-        _log("(c, d) training")
+        log("(c, d) training")
         t = p["train"]
         env = envs.get(t["suite"])
         samplers = ("drats", "uniform") if "train" in sections else ("drats",)
@@ -761,10 +653,16 @@ def run_preset(preset: str, sections=SECTIONS, backend: str = "mujoco", out_dir:
         if "train" in sections:
             result["training"] = section
             if section.get("ratio_drats_over_uniform") is not None:
-                _log(f"  DRATS / uniform env-steps/s: {section['ratio_drats_over_uniform']:.3f} "
+                log(f"  DRATS / uniform env-steps/s: {section['ratio_drats_over_uniform']:.3f} "
                      f"(best-of: {section['ratio_drats_over_uniform_best']:.3f})")
+    if "train_ppo" in sections and "train_ppo" in p:
+        log("(c) training, PPO")
+        t = p["train_ppo"]
+        result["training_ppo"], _ = bench_training(envs.get(t["suite"]), t, ("drats", "uniform"),
+                                                   make_config=ppo_config)
+        log(f"  PPO DRATS / uniform env-steps/s: {result['training_ppo']['ratio_drats_over_uniform']:.3f}")
     if "breakdown" in sections:
-        _log("(e) breakdown")
+        log("(e) breakdown")
         result["breakdown"] = bench_breakdown(envs.get(p["train"]["suite"]), setups, p["breakdown"])
     result["env_make_s"] = envs.make_s
     result["targets"] = targets(result)
@@ -776,9 +674,9 @@ def run_preset(preset: str, sections=SECTIONS, backend: str = "mujoco", out_dir:
         if png is not None:
             full["png"] = png.name
             path.write_text(json.dumps(full, indent=2))
-    _log(f"wrote {path} ({result['runtime_s']:.0f}s)")
+    log(f"wrote {path} ({result['runtime_s']:.0f}s)")
     for name, tgt in result["targets"].items():
-        _log(f"  target {name}: {tgt['value']:.3f} (target >= {tgt['target']}): "
+        log(f"  target {name}: {tgt['value']:.3f} (target >= {tgt['target']}): "
              f"{'met' if tgt['met'] else 'NOT met'}")
     return path
 

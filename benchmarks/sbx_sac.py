@@ -30,11 +30,12 @@ spent evaluating.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import sys
 import time
 from pathlib import Path
+
+from peer_common import Evaluator, versions  # benchmarks/peer_common.py (this script's folder)
 
 
 def _parse(argv=None) -> argparse.Namespace:
@@ -59,61 +60,6 @@ def _parse(argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def _versions() -> dict:
-    out = {}
-    for p in ("sbx-rl", "stable-baselines3", "jax", "jaxlib", "flax", "optax", "metaworld", "mujoco", "gymnasium",
-              "numpy", "torch", "tfp-nightly"):
-        try:
-            out[p] = importlib.metadata.version(p)
-        except importlib.metadata.PackageNotFoundError:
-            out[p] = None
-    return out
-
-
-class Evaluator:
-    """MetaWorld's evaluation protocol on ``episodes`` envs, episode k on goal k of ``tasks``."""
-
-    def __init__(self, env_cls, tasks: list, episodes: int):
-        import numpy as np
-
-        self.np = np
-        self.envs = []
-        for k in range(episodes):
-            env = env_cls()
-            env.set_task(tasks[k % len(tasks)])
-            self.envs.append(env)
-        self.horizon = int(self.envs[0].max_path_length)
-
-    def __call__(self, model) -> dict:
-        from sbx.common.policies import BaseJaxPolicy
-
-        np = self.np
-        n = len(self.envs)
-        obs = np.stack([env.reset()[0] for env in self.envs])
-        active = np.ones(n, bool)
-        success = np.zeros(n, bool)
-        ret = np.zeros(n, np.float64)
-        length = np.zeros(n, np.int64)
-        for _ in range(self.horizon):
-            idx = np.flatnonzero(active)
-            if idx.size == 0:
-                break
-            act = np.asarray(BaseJaxPolicy.select_action(model.policy.actor_state, obs[idx].astype(np.float32)))
-            act = model.policy.unscale_action(np.clip(act, -1.0, 1.0))
-            for j, i in enumerate(idx):
-                o, r, _, truncated, info = self.envs[i].step(act[j])
-                obs[i] = o
-                ret[i] += float(r)
-                length[i] += 1
-                if info["success"]:
-                    success[i] = True
-                    active[i] = False
-                elif truncated:
-                    active[i] = False
-        return {"success": float(success.mean()), "return": float(ret.mean()),
-                "mean_length": float(length.mean())}
-
-
 def _introspect(model) -> dict:
     """What the peer actually ran with, read off the objects (for the differences table)."""
     from sbx.common.policies import SquashedGaussianActor
@@ -135,6 +81,7 @@ def main(argv=None) -> int:
     t_start = time.perf_counter()
     import gymnasium as gym
     import metaworld  # noqa: F401  (registers Meta-World/*)
+    import numpy as np
     from sbx import SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -151,6 +98,12 @@ def main(argv=None) -> int:
     horizon = int(env.unwrapped.max_path_length)
     tasks = list(env.get_wrapper_attr("tasks"))
     evaluator = Evaluator(type(env.unwrapped), tasks, args.eval_episodes)
+
+    def deterministic(model, obs):  # tanh of the actor's mean, in the env's action range
+        from sbx.common.policies import BaseJaxPolicy
+
+        act = np.asarray(BaseJaxPolicy.select_action(model.policy.actor_state, obs.astype(np.float32)))
+        return model.policy.unscale_action(np.clip(act, -1.0, 1.0))
 
     target_entropy = "auto" if args.target_entropy is None else float(args.target_entropy)
     model = SAC(
@@ -180,7 +133,7 @@ def main(argv=None) -> int:
             while self.pending and self.num_timesteps >= self.pending[0]:
                 step = self.pending.pop(0)
                 t0 = time.perf_counter()
-                r = evaluator(self.model)
+                r = evaluator(lambda obs: deterministic(self.model, obs))
                 dt = time.perf_counter() - t0
                 timing["eval_s"] += dt
                 wall = time.perf_counter() - t_learn
@@ -200,7 +153,7 @@ def main(argv=None) -> int:
            "grad_steps": int(model._n_updates), "wall_s": wall, "train_s": train_s, "eval_s": timing["eval_s"],
            "setup_s": t_learn - t_start, "env_steps_per_s": model.num_timesteps / train_s,
            "episodes": timing["episodes"], "episode_lengths": sorted(timing["episode_lengths"]),
-           "horizon": horizon, "goals": len(tasks), "config": vars(args), "versions": _versions(),
+           "horizon": horizon, "goals": len(tasks), "config": vars(args), "versions": versions(("sbx-rl", "stable-baselines3", "jax", "jaxlib", "flax", "optax", "tfp-nightly")),
            "peer_settings": _introspect(model)})
     return 0
 

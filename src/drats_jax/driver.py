@@ -59,10 +59,12 @@ def run(trainer: Trainer, seed: int = 0, num_seeds: int | None = None, num_chunk
                 f"q(seed 0)={q0} ({times[-1]:.2f}s)")
     steady = times[1:] if len(times) > 1 else times
     dt = sum(steady)
+    # Gradient steps actually done (summed over seeds): PPO's target-KL stop can end a rollout's epochs early.
+    done = [int(np.sum(m["grad_steps"])) for m in history]
+    grads = (done[-1] - done[0] if len(done) > 1 else done[0]) if done else 0
     throughput = {
         "env_steps_per_s": seeds * trainer.env_steps_per_chunk * len(steady) / dt if dt > 0 else float("nan"),
-        "grad_steps_per_s": seeds * trainer.updates_per_chunk * len(steady) / dt
-        if dt > 0 else float("nan"),
+        "grad_steps_per_s": grads / dt if dt > 0 else float("nan"),
         "init_and_warmup_s": t_warm,
         "first_chunk_s": times[0] if times else float("nan"),
         "seeds": seeds,

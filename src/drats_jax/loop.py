@@ -46,7 +46,6 @@ class Trainer:
     warmup: Callable[[Any], tuple[Any, dict]]
     run_chunk: Callable[[Any], tuple[Any, dict]]
     train: Callable[[jax.Array], tuple[Any, dict]]
-    updates_per_chunk: int = 0  # gradient steps per run_chunk (throughput reports)
 
     def __call__(self, rng: jax.Array):
         return self.train(rng)

@@ -120,5 +120,4 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None) -> loop
 
     return loop.Trainer(config=config, env=env, agent=agent, sampler=sampler, num_envs=e, num_tasks=n,
                         warmup_steps=sizes.warmup_steps, window_steps=sizes.window_steps, chunk_length=chunk_length,
-                        num_chunks=num_chunks, init=init, warmup=warmup, run_chunk=run_chunk, train=train,
-                        updates_per_chunk=chunk_length * config.updates_per_step)
+                        num_chunks=num_chunks, init=init, warmup=warmup, run_chunk=run_chunk, train=train)
