@@ -341,7 +341,7 @@ def format_summary(summary: dict, task_names: tuple[str, ...]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m drats_jax.train --help``: train, evaluate, log and checkpoint one run."""
-    from drats_jax import cli, distributed  # noqa: PLC0415
+    from drats_jax import cli, devices, distributed  # noqa: PLC0415
     from drats_jax.processes import print0  # noqa: PLC0415
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -353,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"drats_jax.train: error: {exc}", file=sys.stderr)
         return 2
     cfg, trainer = prepared.cfg, prepared.trainer
+    if (warning := devices.backend_warning(cfg.backend)) is not None:
+        print0(f"drats_jax.train: warning: {warning}", file=sys.stderr)
     print0(json.dumps(cli_dict(cfg), indent=2))
     print0(f"{cfg.tasks}: N={trainer.num_tasks} tasks, E={trainer.num_envs} slots, {cfg.seeds} seed(s), "
            f"{trainer.total_env_steps:,} env steps per seed ({trainer.num_chunks} chunks), "
