@@ -215,3 +215,33 @@ def test_parsing_the_command_line_starts_no_jax_backend():
             "from jax._src import xla_bridge; print(xla_bridge.backends_are_initialized())")
     out = subprocess.run([sys.executable, "-c", code], env=_env(1), capture_output=True, text=True, timeout=LIMIT_S)
     assert out.stdout.strip() == "False", out.stderr[-2000:]
+
+
+def test_prepare_without_joining_refuses_process_flags(tmp_path):
+    from drats_jax import driver  # noqa: PLC0415
+
+    with pytest.raises(cli.UsageError, match="--num-processes 2, but this process joined 1 process"):
+        driver.prepare(["--tasks", "reach-v3", *_flags(1, 0), "--out", str(tmp_path / "run")])
+    assert not (tmp_path / "run").exists()
+
+
+def test_only_process_0_logs_and_writes_every_process_checkpoints(tmp_path, monkeypatch, capsys):
+    """The driver on a process other than 0 (is_primary patched): it trains and checkpoints,
+    but writes no log, summary or progress and prints nothing."""
+    from drats_jax import driver, processes  # noqa: PLC0415
+    from tests.pointmass import PointMass  # noqa: PLC0415
+
+    argv = ["--train.num-envs", "2", "--total-steps", "600", "--train.warmup-env-steps", "200",
+            "--train.chunk-length", "100", "--train.buffer-capacity", "600", "--train.sac.hidden-width", "16",
+            "--train.sac.hidden-depth", "1", "--train.sac.batch-size", "32", "--eval-episodes", "1",
+            "--checkpoint-interval", "0", "--out", str(tmp_path / "run")]
+    prepared = driver.prepare(argv, env=PointMass())
+    capsys.readouterr()
+    monkeypatch.setattr(processes, "is_primary", lambda: False)
+    summary = driver.train_and_evaluate(prepared)
+    assert summary["env_steps"] == 600 and "mean_success" not in summary
+    written = {p.name for p in (tmp_path / "run").iterdir()}
+    assert written == {"config.json", "checkpoints"}, written  # config.json: prepare ran unpatched
+    assert prepared.checkpointer.latest_step() == 600
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""

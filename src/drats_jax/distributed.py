@@ -258,3 +258,13 @@ def join(argv: list[str], environ: Mapping[str, str] | None = None) -> ProcessOp
     check_supported(opts)
     initialize(opts)
     return opts
+
+
+def check_joined(num_processes: int | None) -> None:
+    """For callers of driver.prepare that skipped :func:`join`: a config naming P > 1 processes
+    in a process that joined no run of P processes is refused (it would train alone)."""
+    from drats_jax import processes  # noqa: PLC0415
+
+    if num_processes is not None and num_processes > 1 and processes.process_count() != num_processes:
+        raise UsageError(f"--num-processes {num_processes}, but this process joined {processes.process_count()} "
+                         "process(es): call drats_jax.distributed.join(argv) before driver.prepare")

@@ -98,9 +98,10 @@ def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
     The saved config.json holds the resolved trainer config (warm-up, sampler window)."""
     import pathlib  # noqa: PLC0415
 
-    from drats_jax import checkpoint, cli, processes  # noqa: PLC0415
+    from drats_jax import checkpoint, cli, distributed, processes  # noqa: PLC0415
 
     cfg = cli.parse_args(argv)
+    distributed.check_joined(cfg.num_processes)
     resume = cfg.resume is not None
     # All processes must write into one folder: a default name from the clock is process 0's.
     out = pathlib.Path(cfg.resume if resume else (cfg.out or processes.agree("out", str(cli.default_out(cfg)))))
