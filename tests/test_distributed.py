@@ -91,6 +91,17 @@ def test_a_missing_process_is_one_line_within_the_timeout():
     assert "did not complete within 4 s" in err
 
 
+@pytest.mark.parametrize("family, host", [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::")])
+def test_a_taken_coordinator_port_is_one_line(family, host):
+    with socket.socket(family) as taken:  # JAX's service would bind [::]:PORT (and may crash)
+        taken.bind((host, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = _finish(_start(["join", *_flags(port, 0, timeout_s=10)]))
+    assert code == 2
+    assert f"cannot host the coordinator at 127.0.0.1:{port}: port {port} is taken" in _one_error_line(err)
+
+
 @pytest.mark.parametrize("second, devices, match", [
     (["--num-processes", "3", "--process-id", "1"], 2, "the processes disagree on the process count: "
                                                        "--num-processes per process {0: 2, 1: 3}, 2 joined"),
@@ -245,3 +256,14 @@ def test_only_process_0_logs_and_writes_every_process_checkpoints(tmp_path, monk
     assert prepared.checkpointer.latest_step() == 600
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
+
+
+def test_help_lists_the_process_flags_and_joins_nothing(monkeypatch, capsys):
+    for k, v in SLURM.items():  # inside a SLURM step of 4 tasks: --help still only prints
+        monkeypatch.setenv(k, v)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code in (0, None)
+    out = capsys.readouterr().out
+    for flag in ("--coordinator", "--num-processes", "--process-id", "--coordinator-timeout"):
+        assert flag in out, flag

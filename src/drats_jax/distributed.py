@@ -25,6 +25,7 @@ and processes that disagree on the process count or on their number of devices.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import re
 import socket
@@ -161,6 +162,23 @@ def wait_for_coordinator(address: str, timeout_s: float, source: str = "flags") 
         time.sleep(0.25)
 
 
+def check_port_free(address: str) -> None:
+    """Process 0: UsageError if the coordinator's port is taken on this host. JAX's service binds
+    ``[::]:PORT``; when that fails, JAX 0.10.2 sometimes crashes (SIGSEGV) instead of raising."""
+    _, port = parse_address(address)
+    for family, host in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC: TIME_WAIT is no conflict
+                probe.bind((host, port))
+            return
+        except OSError as exc:
+            if family == socket.AF_INET6 and exc.errno == errno.EAFNOSUPPORT:
+                continue  # no IPv6 on this host: JAX binds IPv4 then
+            raise UsageError(f"process 0 cannot host the coordinator at {address}: port {port} is taken on this "
+                             f"host ({exc.strerror}); choose another --coordinator port") from None
+
+
 class _Watchdog:
     """Ends the process with one line (exit code 2) if a blocking join outlives its deadline."""
 
@@ -198,7 +216,9 @@ def initialize(opts: ProcessOptions | None) -> None:
         raise UsageError("a JAX backend was started before joining the multi-process run "
                          "(drats_jax.distributed.initialize must come first)")
     start = time.monotonic()
-    if opts.coordinator is not None and opts.process_id != 0:
+    if opts.coordinator is not None and opts.process_id == 0:
+        check_port_free(opts.coordinator)
+    elif opts.coordinator is not None:
         wait_for_coordinator(opts.coordinator, opts.timeout_s, opts.source)
     left = max(1.0, opts.timeout_s - (time.monotonic() - start))
     where = opts.coordinator or "the Open MPI coordinator"
@@ -206,8 +226,12 @@ def initialize(opts: ProcessOptions | None) -> None:
                f"did not complete within {opts.timeout_s:g} s: a process is missing, or the processes "
                "disagree on --num-processes")
     with _Watchdog(left, message):
-        jax.distributed.initialize(opts.coordinator, opts.num_processes, opts.process_id,
-                                   initialization_timeout=int(left) + _JAX_TIMEOUT_MARGIN_S)
+        try:
+            jax.distributed.initialize(opts.coordinator, opts.num_processes, opts.process_id,
+                                       initialization_timeout=int(left) + _JAX_TIMEOUT_MARGIN_S)
+        except (ValueError, RuntimeError) as exc:  # e.g. the port is taken, no Open MPI address
+            raise UsageError(f"process {opts.process_id} could not join the run at {where} ({opts.source}): "
+                             f"{' '.join(str(exc).split())[:300]}") from None
         check_topology(opts, left)
 
 
