@@ -28,9 +28,9 @@ import tyro
 from drats_jax.config import PPOConfig, SACConfig, SamplerConfig, TrainConfig
 
 CONFIG_FILE = "config.json"
-# RunConfig fields that may change when resuming (they do not change what is computed).
 # How this process joins a multi-process run (drats_jax.distributed): not part of the run itself.
 PROCESS_FIELDS = ("coordinator", "num_processes", "process_id", "coordinator_timeout")
+# RunConfig fields that may change when resuming (they do not change what is computed).
 RESUMABLE_CHANGES = ("out", "resume", "progress", "wandb", "wandb_project", "checkpoint_interval",
                      "keep_checkpoints") + PROCESS_FIELDS
 
@@ -98,7 +98,7 @@ class RunConfig:
     num_processes: int | None = None
     # Multi-process run: this process's index, 0..num-processes-1 (process 0 hosts the coordinator).
     process_id: int | None = None
-    # Seconds to reach the coordinator and for all processes to join (then one error line).
+    # Multi-process run: seconds to reach the coordinator and for all processes to join.
     coordinator_timeout: float = 60.0
     # Trainer hyperparameters.
     train: TrainConfig = field(default_factory=cpu_train_config)
