@@ -13,7 +13,7 @@ BENCH_PY := $(BENCH_VENV)/bin/python
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export METAWORLD_JAX_CACHE ?= $(CURDIR)/.cache/metaworld_jax
 
-.PHONY: install install-warp install-bench test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning clean
+.PHONY: install install-warp install-gpu install-bench test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,16 @@ $(WARP_VENV)/.installed: requirements/warp.txt pyproject.toml
 	touch $@
 
 install-warp: $(WARP_VENV)/.installed
+
+# NVIDIA GPUs: jax's CUDA plugin (with CUDA's pip wheels) of exactly the jax version in .venv-warp
+# (its pin, requirements/warp.txt, when the environment is not there yet, e.g. under make -n).
+# CUDA 13 needs an NVIDIA driver >= 580; older drivers: make install-gpu CUDA=12 (driver >= 525).
+CUDA ?= 13
+WARP_JAX = $(or $(shell $(WARP_PY) -c "import importlib.metadata as m; print(m.version('jax'))" 2>/dev/null),\
+                $(shell sed -n 's/^jax==\([0-9][0-9.]*\).*/\1/p' requirements/warp.txt))
+install-gpu: install-warp
+	$(WARP_PY) -m pip install -q "jax[cuda$(CUDA)]==$(WARP_JAX)"
+	$(WARP_PY) -c "import jax; print('jax', jax.__version__, 'devices:', jax.devices())"
 
 # torch is pinned to 2.13.0, whose CPU wheel (2.13.0+cpu, Python 3.11) pip finds on this machine's
 # disk. A dry run first refuses any plan with a CUDA build of torch or nvidia-* packages (gigabytes

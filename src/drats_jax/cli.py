@@ -28,9 +28,11 @@ import tyro
 from drats_jax.config import PPOConfig, SACConfig, SamplerConfig, TrainConfig
 
 CONFIG_FILE = "config.json"
+# How this process joins a multi-process run (drats_jax.distributed): not part of the run itself.
+PROCESS_FIELDS = ("coordinator", "num_processes", "process_id", "coordinator_timeout")
 # RunConfig fields that may change when resuming (they do not change what is computed).
 RESUMABLE_CHANGES = ("out", "resume", "progress", "wandb", "wandb_project", "checkpoint_interval",
-                     "keep_checkpoints")
+                     "keep_checkpoints") + PROCESS_FIELDS
 
 
 class UsageError(Exception):
@@ -89,6 +91,15 @@ class RunConfig:
     wandb: bool = False
     # Weights & Biases project.
     wandb_project: str = "drats-jax"
+    # Multi-process run: HOST:PORT of process 0's coordinator, with --num-processes and --process-id
+    # (all three or none; without them SLURM's or Open MPI's variables are read: drats_jax.distributed).
+    coordinator: str | None = None
+    # Multi-process run: number of processes, each started with the same command.
+    num_processes: int | None = None
+    # Multi-process run: this process's index, 0..num-processes-1 (process 0 hosts the coordinator).
+    process_id: int | None = None
+    # Multi-process run: seconds to reach the coordinator and for all processes to join.
+    coordinator_timeout: float = 60.0
     # Trainer hyperparameters.
     train: TrainConfig = field(default_factory=cpu_train_config)
 
@@ -231,7 +242,9 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.t
         default = PRESETS[preset]()
     if resume is not None:
         saved = load_config(pathlib.Path(resume))
-        default = dataclasses.replace(saved, resume=resume, out=resume)
+        # The saved run's process options are not this launch's: they come from argv or the cluster.
+        fresh = {f.name: f.default for f in dataclasses.fields(RunConfig) if f.name in PROCESS_FIELDS}
+        default = dataclasses.replace(saved, resume=resume, out=resume, **fresh)
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):

@@ -100,13 +100,16 @@ def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
     The saved config.json holds the resolved trainer config (warm-up, sampler window)."""
     import pathlib  # noqa: PLC0415
 
-    from drats_jax import checkpoint, cli  # noqa: PLC0415
+    from drats_jax import checkpoint, cli, distributed, processes  # noqa: PLC0415
 
     cfg = cli.parse_args(argv)
+    distributed.check_joined(cfg.num_processes)
     resume = cfg.resume is not None
-    out = pathlib.Path(cfg.resume if resume else (cfg.out or cli.default_out(cfg)))
+    # All processes must write into one folder: a default name from the clock is process 0's.
+    out = pathlib.Path(cfg.resume if resume else (cfg.out or processes.agree("out", str(cli.default_out(cfg)))))
     cfg = dataclasses.replace(cfg, out=str(out))
-    cli.check_out_folder(out, resume)
+    # Every process checks before process 0 creates it (a shared filesystem would see it exist).
+    processes.collectively("check-out", lambda: cli.check_out_folder(out, resume))
     if cfg.wandb:
         try:
             import wandb  # noqa: F401, PLC0415
@@ -122,7 +125,8 @@ def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
         raise cli.UsageError(" ".join(str(exc).split())) from None
     cfg = dataclasses.replace(cfg, train=trainer.config)  # None defaults resolved
     if not resume:
-        cli.create_out_folder(out)
+        processes.collectively("create-out", lambda: cli.create_out_folder(out), primary_only=True)
+        processes.check_visible(out)
     fixed = {k: v for k, v in cli.to_dict(cfg).items() if k not in cli.RESUMABLE_CHANGES}
     ckpt = checkpoint.Checkpointer(out / "checkpoints", cfg.keep_checkpoints, fixed)
     resumed = None
@@ -134,7 +138,7 @@ def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
             ckpt.close()
             raise cli.UsageError(str(exc)) from None
     elif not resume:
-        cli.save_config(cfg, out)
+        processes.collectively("save-config", lambda: cli.save_config(cfg, out), primary_only=True)
     return Prepared(cfg=cfg, out=out, env=env, trainer=trainer, checkpointer=ckpt, resumed=resumed)
 
 
@@ -148,21 +152,24 @@ def _due(env_steps: int, per_chunk: int, interval: int) -> bool:
     return interval > 0 and env_steps // interval > (env_steps - per_chunk) // interval
 
 
-def train_and_evaluate(p: Prepared, log: Callable[[str], None] = print) -> dict:
+def train_and_evaluate(p: Prepared, log: Callable[[str], None] | None = None) -> dict:
     """The Python driver: warm-up, then chunk by chunk (log, evaluate, checkpoint).
 
     Returns the final evaluation summary (seed means) and wall time, or, when SIGTERM/SIGINT
     arrived, {"env_steps", "interrupted": signal name, "wall_s"} after checkpointing at the
     next chunk boundary. Raises Diverged (nothing saved) when a loss or parameter becomes
-    NaN/inf, so the last good checkpoint stays the newest one.
+    NaN/inf, so the last good checkpoint stays the newest one. ``log``: default print on process 0.
+    In a multi-process run only process 0 logs and writes; every process checkpoints.
     """
-    from drats_jax.logger import MetricsLogger  # noqa: PLC0415
+    from drats_jax import processes  # noqa: PLC0415
+    from drats_jax.logger import MetricsLogger, NullLogger  # noqa: PLC0415
 
     cfg = p.cfg
+    log = processes.print0 if log is None else log
     # Resuming drops log rows written after the checkpoint (all of them if there was none).
     resume_step = p.resumed[0] if p.resumed is not None else (-1 if cfg.resume else None)
-    logger = MetricsLogger(p.out, resume_step=resume_step,
-                           use_wandb=cfg.wandb, wandb_project=cfg.wandb_project, config=cli_dict(cfg))
+    logger = MetricsLogger(p.out, resume_step=resume_step, use_wandb=cfg.wandb, wandb_project=cfg.wandb_project,
+                           config=cli_dict(cfg)) if processes.is_primary() else NullLogger()
     t0 = time.perf_counter()
     try:
         with _StopRequest() as stop:
@@ -174,6 +181,8 @@ def train_and_evaluate(p: Prepared, log: Callable[[str], None] = print) -> dict:
         log(f"stopped by {stop.requested} at {env_steps:,} env steps per seed; checkpoint saved; "
             f"continue with: python -m drats_jax.train --resume {p.out}")
         return {"env_steps": env_steps, "interrupted": stop.requested, "wall_s": time.perf_counter() - t0}
+    if not processes.is_primary():
+        return {"env_steps": env_steps, "wall_s": time.perf_counter() - t0}
     return _write_summary(p.out, time.perf_counter() - t0)
 
 
@@ -181,6 +190,7 @@ def _chunk_loop(p: Prepared, logger, stop: "_StopRequest", log: Callable[[str], 
     """Warm-up (unless resumed), then chunks until the end or a stop request; returns the
     env steps per seed reached."""
     from drats_jax import evaluate as evaluation  # noqa: PLC0415
+    from drats_jax import processes  # noqa: PLC0415
     from drats_jax.logger import per_seed_rows  # noqa: PLC0415
     from drats_jax.progress import ProgressBar  # noqa: PLC0415
 
@@ -200,7 +210,7 @@ def _chunk_loop(p: Prepared, logger, stop: "_StopRequest", log: Callable[[str], 
     # Tests set this to signal the run at a deterministic point ("SIGKILL:1400", "SIGTERM:1400";
     # a signal from outside races with how fast a tiny run finishes).
     test_signal = os.environ.get("DRATS_JAX_TEST_SIGNAL_AT")
-    with ProgressBar(trainer.total_env_steps, env_steps, enabled=cfg.progress) as bar:
+    with ProgressBar(trainer.total_env_steps, env_steps, enabled=cfg.progress and processes.is_primary()) as bar:
         for i in range(done, trainer.num_chunks):
             chunk_start = env_steps
             state, metrics = chunk(state)
@@ -334,26 +344,31 @@ def format_summary(summary: dict, task_names: tuple[str, ...]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m drats_jax.train --help``: train, evaluate, log and checkpoint one run."""
-    from drats_jax import cli  # noqa: PLC0415
+    from drats_jax import cli, devices, distributed  # noqa: PLC0415
+    from drats_jax.processes import print0  # noqa: PLC0415
 
-    cli.setup_compile_cache()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cli.setup_compile_cache()  # config only: starts no backend
     try:
+        distributed.join(argv)  # before anything touches a JAX backend
         prepared = prepare(argv)
     except cli.UsageError as exc:
         print(f"drats_jax.train: error: {exc}", file=sys.stderr)
         return 2
     cfg, trainer = prepared.cfg, prepared.trainer
-    print(json.dumps(cli_dict(cfg), indent=2))
-    print(f"{cfg.tasks}: N={trainer.num_tasks} tasks, E={trainer.num_envs} slots, {cfg.seeds} seed(s), "
-          f"{trainer.total_env_steps:,} env steps per seed ({trainer.num_chunks} chunks), "
-          f"sampler={cfg.train.sampler.name}, out={prepared.out}")
-    print(f"warm-up {trainer.warmup_steps * trainer.num_envs:,} env steps; sampler window "
-          f"{trainer.window_steps:,} vector steps x {trainer.num_envs} slots = {trainer.window_env_steps:,} env steps")
+    if (warning := devices.backend_warning(cfg.backend)) is not None:
+        print0(f"drats_jax.train: warning: {warning}", file=sys.stderr)
+    print0(json.dumps(cli_dict(cfg), indent=2))
+    print0(f"{cfg.tasks}: N={trainer.num_tasks} tasks, E={trainer.num_envs} slots, {cfg.seeds} seed(s), "
+           f"{trainer.total_env_steps:,} env steps per seed ({trainer.num_chunks} chunks), "
+           f"sampler={cfg.train.sampler.name}, out={prepared.out}")
+    print0(f"warm-up {trainer.warmup_steps * trainer.num_envs:,} env steps; sampler window "
+           f"{trainer.window_steps:,} vector steps x {trainer.num_envs} slots = {trainer.window_env_steps:,} env steps")
     try:
         summary = train_and_evaluate(prepared)
     except Diverged as exc:
         print(f"drats_jax.train: error: {exc}", file=sys.stderr)
         return 3
     if "interrupted" not in summary:
-        print(format_summary(summary, tuple(prepared.env.task_names)))
+        print0(format_summary(summary, tuple(prepared.env.task_names)))
     return 0

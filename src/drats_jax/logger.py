@@ -121,6 +121,16 @@ class MetricsLogger:
             self.wandb.finish()
 
 
+class NullLogger:
+    """The logger of processes other than 0 in a multi-process run: writes nothing."""
+
+    def log(self, stream: str, env_steps: int, rows: list[dict]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def per_seed_rows(metrics: dict[str, Any], task_names: tuple[str, ...]) -> list[dict]:
     """{name: array [S] or [S, N]} -> one flat row per seed (task arrays -> name/task keys)."""
     seeds = int(np.asarray(next(iter(metrics.values()))).shape[0])

@@ -55,6 +55,13 @@ def supports_impl(impl: str) -> bool:
     return True
 
 
+def warp_device() -> str:
+    """The Warp device backend="warp" steps on: "cuda" when JAX's default backend is a GPU,
+    else "cpu" (Warp's CPU device: MJX-Warp runs its kernels where JAX places the arrays).
+    Starts JAX's backend if it is not running yet."""
+    return "cuda" if jax.default_backend() == "gpu" else "cpu"
+
+
 @dataclasses.dataclass(frozen=True)
 class StateLayout:
     """Where each mjx.Data field sits in a slot's flat f32 physics vector."""

@@ -115,7 +115,7 @@ class _WallDetourTask(_ObjPuckTask):
     # the observation shows the puck geom's centre, not the body's
     READINGS = {"obj": ("geom_xpos", "objGeom"), "obj_xmat": ("geom_xmat", "objGeom")}
     CAGING: ClassVar[dict]  # gripper_caging_reward's constants
-    IN_PLACE_SCALE: ClassVar[jnp.ndarray]
+    IN_PLACE_SCALE: ClassVar[np.ndarray]  # numpy: importing the tasks starts no JAX backend
     LIFT: ClassVar[float | None] = None
 
     def _midpoint(self, obj, target):

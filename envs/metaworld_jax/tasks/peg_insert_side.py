@@ -12,7 +12,7 @@ from metaworld_jax.tasks.base import Task, redraw_while_close, register
 _GOAL_LOW = (-0.35, 0.4, -0.001)  # the box's position range
 _GOAL_HIGH = (-0.25, 0.7, 0.001)
 _BOX_TO_HOLE = np.array([0.03, 0.0, 0.13])  # the goal (hole) relative to the box body
-_SCALE = jnp.array([1.0, 2.0, 2.0])  # y-z errors count double: lift first, then insert
+_SCALE = np.array([1.0, 2.0, 2.0], np.float32)  # y-z errors count double: lift first, then insert
 
 
 @register

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from metaworld_jax import reward_utils as ru
 from metaworld_jax.tasks._obj import _WallDetourTask
@@ -22,7 +23,7 @@ class PickPlaceWall(_WallDetourTask):
     rand_low = (-0.05, 0.6, 0.015, -0.05, 0.85, 0.05)
     rand_high = (0.05, 0.65, 0.015, 0.05, 0.9, 0.3)
     CAGING = dict(object_reach_radius=0.01, obj_radius=0.015, pad_success_thresh=0.05, xz_thresh=0.005)
-    IN_PLACE_SCALE = jnp.array([1.0, 1.0, 3.0])  # height errors count triple on the way over the wall
+    IN_PLACE_SCALE = np.array([1.0, 1.0, 3.0], np.float32)  # height errors count triple on the way over the wall
     LIFT = 0.015
 
     def _midpoint(self, obj, target):

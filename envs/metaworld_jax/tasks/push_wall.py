@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from metaworld_jax.tasks._obj import _WallDetourTask
 from metaworld_jax.tasks.base import register
@@ -22,7 +23,7 @@ class PushWall(_WallDetourTask):
     CAGING = dict(
         object_reach_radius=0.01, obj_radius=0.015, pad_success_thresh=0.05, xz_thresh=0.005, high_density=True
     )
-    IN_PLACE_SCALE = jnp.array([3.0, 1.0, 1.0])  # x errors count triple: get around the wall first
+    IN_PLACE_SCALE = np.array([3.0, 1.0, 1.0], np.float32)  # x errors count triple: get around the wall first
 
     def _placement(self, sim, rand_vec):
         return self._on_table(sim, rand_vec)  # at the puck geom's resting height

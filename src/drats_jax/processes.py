@@ -1,0 +1,107 @@
+"""Who does what in a multi-process run: process 0 writes, everyone agrees on outcomes.
+
+Only process 0 (the primary) prints, logs, writes plots, config.json and summaries; every
+process takes part in computation and in orbax checkpointing (orbax coordinates its own writes).
+Small decisions that must be identical on all processes (the run folder's name, whether a
+folder check failed) go through the coordinator's key-value store (:func:`agree`,
+:func:`collectively`), so every process ends with the same one-line error instead of some
+processes failing and the others waiting forever in a collective.
+
+In a single-process run every helper is the plain single-process behaviour.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Callable
+
+from drats_jax.cli import UsageError
+
+_PREFIX = "drats_jax/processes"
+# Seconds a process waits for another's outcome in the key-value store (process 0 may be
+# writing to a slow shared filesystem meanwhile).
+WAIT_S = 300.0
+
+
+def _client():
+    """The coordination service client of a joined run, else None (single process)."""
+    from jax._src.distributed import global_state  # noqa: PLC0415  no public accessor
+
+    return global_state.client
+
+
+def process_index() -> int:
+    """This process's index (0 in a single-process run)."""
+    import jax  # noqa: PLC0415
+
+    return jax.process_index() if _client() is not None else 0
+
+
+def process_count() -> int:
+    """Processes in the run (1 when nothing was joined)."""
+    import jax  # noqa: PLC0415
+
+    return jax.process_count() if _client() is not None else 1
+
+
+def is_primary() -> bool:
+    """True on the process that prints and writes logs, plots, config and summaries (process 0)."""
+    return process_index() == 0
+
+
+def print0(*args, **kwargs) -> None:
+    """print() on the primary process only."""
+    if is_primary():
+        print(*args, **kwargs)
+
+
+def agree(name: str, value: str) -> str:
+    """Process 0's ``value`` on every process (e.g. a run folder named after the clock).
+    ``name``: a key unique within the run."""
+    client = _client()
+    if client is None:
+        return value
+    key = f"{_PREFIX}/agree/{name}"
+    if is_primary():
+        client.key_value_set(key, value)
+        return value
+    return client.blocking_key_value_get(key, int(WAIT_S * 1000))
+
+
+def collectively(name: str, fn: Callable[[], object], primary_only: bool = False) -> None:
+    """Runs ``fn`` on every process (or on process 0 only) and makes its outcome everyone's: when
+    ``fn`` raises UsageError anywhere, every process raises it (the lowest process's message).
+
+    Each process waits until all outcomes are in, so this is also a barrier: a step that must
+    finish before any process goes on (creating the run folder) is wrapped in it.
+    """
+    client = _client()
+    if client is None:
+        fn()
+        return
+    me, count = process_index(), process_count()
+    runners = [0] if primary_only else list(range(count))
+    if me in runners:
+        try:
+            fn()
+            outcome = "ok"
+        except UsageError as exc:
+            outcome = "error:" + str(exc)
+        except Exception as exc:  # tell the others before failing here, so they do not wait
+            client.key_value_set(f"{_PREFIX}/{name}/{me}", f"error:{type(exc).__name__} on process {me}")
+            raise
+        client.key_value_set(f"{_PREFIX}/{name}/{me}", outcome)
+    for i in runners:
+        outcome = client.blocking_key_value_get(f"{_PREFIX}/{name}/{i}", int(WAIT_S * 1000))
+        if outcome.startswith("error:"):
+            raise UsageError(outcome[len("error:"):] + ("" if i == me else f" (on process {i})"))
+
+
+def check_visible(folder: pathlib.Path) -> None:
+    """After process 0 created ``folder``: every process must see it (checkpoints need one
+    filesystem shared by all hosts)."""
+    def check():
+        if not folder.is_dir():
+            raise UsageError(f"process {process_index()} does not see the run folder {folder} that process 0 "
+                             "created: a multi-process run needs a filesystem shared by all hosts")
+    collectively(f"visible/{folder}", check)
