@@ -13,7 +13,7 @@ BENCH_PY := $(BENCH_VENV)/bin/python
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export METAWORLD_JAX_CACHE ?= $(CURDIR)/.cache/metaworld_jax
 
-.PHONY: install install-warp install-gpu install-bench test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning clean
+.PHONY: install install-warp install-gpu install-bench test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning bench-ppo clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,11 @@ bench-gpu: install-warp
 # BENCH_ARGS="--plan" prints the estimate). BENCH_ARGS: extra flags, e.g. BENCH_ARGS="--quick".
 bench-learning: install install-bench
 	$(PY) -m benchmarks.learning --peer-python $(BENCH_PY) $(BENCH_ARGS)
+	$(PY) -m benchmarks.report
+
+# PPO ours vs stable-baselines3's PPO on single MetaWorld tasks (paper settings; its own learning-*.json).
+bench-ppo: install install-bench
+	$(PY) -m benchmarks.learning --sections ppo --peer-python $(BENCH_PY) $(BENCH_ARGS)
 	$(PY) -m benchmarks.report
 
 clean:

@@ -159,6 +159,58 @@ def test_learning_statistics_and_section_on_synthetic_runs(tmp_path):
     assert plot.plot(result, tmp_path / "fig.png").stat().st_size > 0
 
 
+def test_ppo_section_plan_gives_both_learners_the_same_settings(capsys):
+    """`--sections ppo`: our PPO and SB3's get the paper's settings, the same budget, copies of the
+    task and evaluation points (ours at rollout boundaries, the peer told those same points)."""
+    from benchmarks.learning import cli, ppo
+
+    assert cli.main(["--plan", "--sections", "ppo", "--peer-python", "/bin/true", "--work-dir", "/nonexistent/x"]) == 0
+    cmds = [line.split(": ", 2)[2] for line in capsys.readouterr().out.splitlines() if ": ~" in line]
+    ours = [c for c in cmds if "drats_jax.train" in c]
+    peers = [c for c in cmds if "sb3_ppo.py" in c]
+    assert len(ours) == 2 and len(peers) == 6 and all(" --algo ppo " in c for c in ours)
+
+    def flag(cmd, name):
+        return cmd.split(f"{name} ")[1].split()[0]
+
+    for c in ours:
+        task = flag(c, "--tasks")
+        plan = ppo.ppo_plan(task, 200_000, cli.build_args(["--sections", "ppo"]))
+        assert plan["eval_points"] == [52_000, 100_000, 152_000, 200_000]  # rollouts of 8 x 500 env steps
+        assert flag(c, "--train.sampler.interval") == "4000" and flag(c, "--train.num-envs") == "8"
+        assert flag(c, "--train.ppo.num-epochs") == "16" and flag(c, "--train.ppo.num-minibatches") == "32"
+        for p in (p for p in peers if flag(p, "--task") == task):
+            assert flag(p, "--eval-steps") == "52000,100000,152000,200000" and flag(p, "--total-steps") == "200000"
+            assert flag(p, "--num-envs") == "8" and flag(p, "--epochs") == "16" and flag(p, "--target-kl") == "0.05"
+
+
+def test_ppo_section_markdown_and_figure(tmp_path):
+    import numpy as np
+
+    from benchmarks.learning import markdown, plot, ppo, single
+
+    rng, points = np.random.default_rng(1), [52_000, 100_000]
+    sec = {"tasks": {t: {"ours": {**_synthetic_curves(rng, 3, 1, points), "job": {}, "timing": {}},
+                         "peer": {**_synthetic_curves(rng, 3, 1, points), "timing": []}}
+                     for t in ("reach-v3", "window-open-v3")},
+           "seeds": 3, "eval_episodes": 50, "peer": {"ran": True},
+           "shared": {**ppo.PPO_SHARED, "num_envs": 8, "env": "metaworld"}, "differences": ppo.differences({})}
+    single.single_stats(sec, reps=100)
+    result = {"machine": {"cpu_count": 2}, "versions": {}, "config": {"jobs": 2}, "date": "today", "runtime_s": 60.0,
+              "single": None, "mt10": None, "ppo": sec, "peer_mtsac": {}}
+    text = markdown.section(result, "learning-x.json")
+    assert "**Single-task PPO, ours vs Stable-Baselines3's PPO**" in text and "| window-open-v3 | 100,000 |" in text
+    assert "target-KL stop" in text and "Reference MTSAC" not in text  # a PPO-only result: no MTSAC line
+    json_dir = tmp_path / "results"
+    json_dir.mkdir()
+    (json_dir / "learning-20260101-000000.json").write_text(json.dumps({"single": {"x": 1}, "mt10": None}))
+    (json_dir / "learning-20260102-000000.json").write_text(json.dumps({"single": None, "mt10": None, "ppo": {"x": 1}}))
+    assert [p.name for p in markdown.newest_per_section(json_dir)] == ["learning-20260101-000000.json",
+                                                                        "learning-20260102-000000.json"]
+    pytest.importorskip("matplotlib")
+    assert plot.plot(result, tmp_path / "ppo.png").stat().st_size > 0
+
+
 @pytest.mark.timeout(480)
 def test_learning_quick_ours_side_and_report(tmp_path):
     """`benchmarks.learning --quick`, our side only (the peer has its own test below, which needs
@@ -249,3 +301,28 @@ def test_sbx_peer_runs_metaworld_protocol(tmp_path):
     assert s["handle_timeout_termination"] and s["target_entropy"] == -4.0 and s["learning_starts"] == 1000
     assert s["net_arch_pi"] == [32, 32] and s["n_critics"] == 2
     assert summary["versions"]["metaworld"] == "3.1.1" and summary["versions"]["sbx-rl"]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(not _BENCH_PY.exists(), reason=".venv-bench (stable-baselines3, the PPO peer) is not installed: "
+                    "`make install-bench` creates it")
+def test_sb3_ppo_peer_runs_metaworld_protocol(tmp_path):
+    """benchmarks/sb3_ppo.py in .venv-bench: rollouts of num_envs x rollout_steps, evaluation after
+    the rollouts at or past the asked env steps, the settings it ran with recorded."""
+    import subprocess
+
+    out = tmp_path / "ppo.jsonl"
+    repo = _BENCH_PY.parents[2]
+    proc = subprocess.run([str(_BENCH_PY), str(repo / "benchmarks" / "sb3_ppo.py"), "--task", "reach-v3", "--seed", "0",
+                           "--num-envs", "2", "--rollout-steps", "100", "--total-steps", "600", "--eval-steps", "400,600",
+                           "--eval-episodes", "2", "--epochs", "2", "--minibatches", "4", "--width", "16",
+                           "--out", str(out)], cwd=repo, capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    evals = [r for r in rows if r["kind"] == "eval"]
+    (summary,) = [r for r in rows if r["kind"] == "summary"]
+    assert [r["env_steps"] for r in evals] == [400, 600] and all(0.0 <= r["success"] <= 1.0 for r in evals)
+    s = summary["peer_settings"]
+    assert s["n_steps"] == 100 and s["batch_size"] == 50 and s["n_epochs"] == 2
+    assert s["sb3_target_kl"] == pytest.approx(0.05 / 1.5) and s["activation"] == "ReLU"
+    assert summary["horizon"] == 500 and summary["versions"]["stable-baselines3"]

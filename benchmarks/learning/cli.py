@@ -19,16 +19,20 @@ from benchmarks.learning.plan import (ASSUMED, BENCH, DEFAULTS, QUICK, REPO, SCH
                                       parse_tasks)
 
 _DEFAULTED = ("tasks", "seeds", "warmup", "eval_points", "eval_episodes", "chunk", "mt10_steps", "mt10_seeds",
-              "mt10_eval_points", "mt10_eval_episodes", "samplers", "buffer_samplings", "jobs", "reps")
+              "mt10_eval_points", "mt10_eval_episodes", "samplers", "buffer_samplings", "jobs", "reps", "ppo_tasks",
+              "ppo_seeds", "ppo_num_envs", "ppo_eval_points", "ppo_width", "ppo_epochs")
 _POSITIVE = ("seeds", "eval_points", "eval_episodes", "chunk", "mt10_steps", "mt10_seeds", "mt10_eval_points",
-             "mt10_eval_episodes", "jobs", "reps")
+             "mt10_eval_episodes", "jobs", "reps", "ppo_seeds", "ppo_num_envs", "ppo_eval_points", "ppo_width",
+             "ppo_epochs")
 
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.learning", description=package.__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny budgets and networks (for tests)")
-    ap.add_argument("--sections", nargs="+", default=["single", "mt10"], choices=["single", "mt10"])
+    ap.add_argument("--sections", nargs="+", default=["single", "mt10"], choices=["single", "mt10", "ppo"],
+                    help="single: SAC ours vs sbx-rl; mt10: the CPU default; ppo: PPO ours vs stable-baselines3 "
+                    "(default single mt10; make bench-ppo runs ppo)")
     ap.add_argument("--tasks", default=None, help=f"TASK:ENV_STEPS,... (default {DEFAULTS['tasks']})")
     ap.add_argument("--seeds", type=int, default=None, help=f"single-task seeds (default {DEFAULTS['seeds']})")
     ap.add_argument("--warmup", type=int, default=None,
@@ -56,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--samplers", nargs="+", default=None, help="MT10 task samplers (default drats uniform)")
     ap.add_argument("--buffer-samplings", nargs="+", default=None, choices=["uniform", "per_task"],
                     help="MT10 replay sampling, each run with every sampler (default uniform per_task)")
+    ap.add_argument("--ppo-tasks", default=None, help=f"PPO section TASK:ENV_STEPS,... (default {DEFAULTS['ppo_tasks']})")
+    ap.add_argument("--ppo-seeds", type=int, default=None, help=f"default {DEFAULTS['ppo_seeds']}")
+    ap.add_argument("--ppo-num-envs", type=int, default=None,
+                    help=f"env copies of the task, both learners (default {DEFAULTS['ppo_num_envs']})")
+    ap.add_argument("--ppo-eval-points", type=int, default=None, help=f"default {DEFAULTS['ppo_eval_points']}")
+    ap.add_argument("--ppo-width", type=int, default=None, help=f"hidden width (default {DEFAULTS['ppo_width']})")
+    ap.add_argument("--ppo-epochs", type=int, default=None, help=f"epochs per rollout (default {DEFAULTS['ppo_epochs']})")
     ap.add_argument("--peer-mtsac-python", default=None,
                     help="python of a rainx0r/metaworld-algorithms environment (recorded; not driven yet)")
     ap.add_argument("--scale", type=float, default=1.0,
@@ -89,6 +100,7 @@ def build_args(argv=None) -> argparse.Namespace:
         args.tasks = ",".join(f"{t}:{max(unit, round(n * args.scale / unit) * unit)}"
                               for t, n in parse_tasks(args.tasks).items())
         args.mt10_steps = max(1, round(args.mt10_steps * args.scale))
+        args.ppo_tasks = ",".join(f"{t}:{max(1, round(n * args.scale))}" for t, n in parse_tasks(args.ppo_tasks).items())
     args.ours_args = shlex.split(args.ours_args)
     for key in _POSITIVE:
         if getattr(args, key) <= 0:
@@ -105,10 +117,11 @@ def build_args(argv=None) -> argparse.Namespace:
 def _sections(args, work: Path) -> tuple[dict, list[Job]]:
     """{name: (section skeleton, finish)} and all jobs of the chosen sections."""
     from benchmarks.learning.mt10 import run_mt10
+    from benchmarks.learning.ppo import run_ppo
     from benchmarks.learning.single import run_single
 
     sections, jobs = {}, []
-    for name, build in (("single", run_single), ("mt10", run_mt10)):
+    for name, build in (("single", run_single), ("mt10", run_mt10), ("ppo", run_ppo)):
         if name in args.sections:
             sec, js, finish = build(args, work)
             sections[name] = (sec, finish)
@@ -191,7 +204,7 @@ def main(argv=None) -> int:
     result = {"schema_version": SCHEMA_VERSION,
               "config": vars(args) | {"work_dir": str(work), "assumed_speeds": ASSUMED, "estimate_s": estimate_s,
                                       "load_average_at_start": load_at_start},
-              "single": None, "mt10": None, "jobs": [j.record() for j in jobs]}
+              "single": None, "mt10": None, "ppo": None, "jobs": [j.record() for j in jobs]}
     for name, (sec, finish) in sections.items():
         result[name] = finish(copy.deepcopy(sec))
     result["peer_mtsac"] = _peer_mtsac(args)
@@ -203,6 +216,8 @@ def main(argv=None) -> int:
     single = result.get("single") or {}
     if single.get("verdicts"):
         log(f"single task: ours vs sbx-rl CI (IQM): {single['verdict_counts_iqm']}")
+    if (result.get("ppo") or {}).get("verdicts"):
+        log(f"PPO: ours vs stable-baselines3 CI (IQM): {result['ppo']['verdict_counts_iqm']}")
     if failed:
         log(f"FAILED: {', '.join(failed)} (logs in {work / 'logs'})")
         return 1

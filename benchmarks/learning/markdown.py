@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -24,6 +25,23 @@ def _n(x, d=0):
 def newest(results_dir: Path) -> Path | None:
     files = sorted(p for p in Path(results_dir).glob(f"{BENCH}-*.json") if p.stem[len(BENCH) + 1:][:1].isdigit())
     return files[-1] if files else None
+
+
+def newest_per_section(results_dir: Path) -> list[Path]:
+    """The newest learning-*.json with a SAC section (single or mt10) and the newest with the PPO
+    section (``make bench-ppo`` writes its own), oldest first, each once."""
+    files = sorted(p for p in Path(results_dir).glob(f"{BENCH}-*.json") if p.stem[len(BENCH) + 1:][:1].isdigit())
+    picked = []
+    for keys in (("single", "mt10"), ("ppo",)):
+        for p in reversed(files):
+            try:
+                result = json.loads(p.read_text())
+            except (OSError, ValueError):
+                continue
+            if any(result.get(k) for k in keys):
+                picked.append(p)
+                break
+    return sorted(set(picked))
 
 
 def validate(result: dict) -> list[str]:
@@ -51,6 +69,10 @@ def section(result: dict, source: str) -> str:
         lines += _single_lines(result["single"])
     if result.get("mt10"):
         lines += _mt10_lines(result["mt10"])
+    if result.get("ppo"):
+        lines += _ppo_lines(result["ppo"])
+    if not (result.get("single") or result.get("mt10")):
+        return "\n".join(lines)
     pm = result.get("peer_mtsac") or {}
     lines += [f"**Reference MTSAC (rainx0r/metaworld-algorithms) on MT10**: {'run' if pm.get('ran') else 'not run'}"
               + (f" -- {pm.get('reason')}" if pm.get("reason") else "") + ".", ""]
@@ -80,8 +102,19 @@ def _single_lines(single: dict) -> list[str]:
         "1 env, 1 gradient step per env step", f"gamma {sh['gamma']}", f"tau {sh['tau']}",
         f"initial temperature {sh['initial_temperature']:g}", f"target entropy {sh['target_entropy']:g}",
         "replay buffer holding the whole run", "bootstrap through truncation", sh["env"]]) + ".", ""]
-    lines += ["| task | env steps | ours success | sbx-rl success | ours vs sbx CI |", "|---|---:|---:|---:|:---:|"]
-    for task, entry in single["tasks"].items():
+    lines += _curve_table(single, "sbx-rl")
+    lines.append("")
+    lines += _verdict_lines(single)
+    lines += _single_speed_lines(single)
+    lines += ["Remaining differences:", "", "| what | ours | sbx-rl |", "|---|---|---|"]
+    lines += [f"| {d['what']} | {d['ours']} | {d['peer']} |" for d in single.get("differences") or []]
+    return lines + [""]
+
+
+def _curve_table(section: dict, peer: str) -> list[str]:
+    """Per task and evaluation point: our and the peer's success IQM [95% CI], and the verdict."""
+    lines = [f"| task | env steps | ours success | {peer} success | ours vs {peer} CI |", "|---|---:|---:|---:|:---:|"]
+    for task, entry in section["tasks"].items():
         st = entry.get("stats")
         if not st:
             lines.append(f"| {task} | - | no result ({(entry['ours']['job'].get('error') or '')[:80]}) | | |")
@@ -90,11 +123,32 @@ def _single_lines(single: dict) -> list[str]:
             p = row.get("peer")
             lines.append(f"| {task} | {row['env_steps']:,} | {_ci(row['ours'], 'iqm')} | "
                          f"{_ci(p, 'iqm') if p else 'n/a'} | {row.get('ours_vs_peer_ci', {}).get('iqm', '-')} |")
-    lines.append("")
-    lines += _verdict_lines(single)
-    lines += _single_speed_lines(single)
-    lines += ["Remaining differences:", "", "| what | ours | sbx-rl |", "|---|---|---|"]
-    lines += [f"| {d['what']} | {d['ours']} | {d['peer']} |" for d in single.get("differences") or []]
+    return lines
+
+
+def _ppo_lines(ppo: dict) -> list[str]:
+    peer, sh = ppo["peer"], ppo["shared"]
+    pv = peer.get("versions") or {}
+    versions = (f" (stable-baselines3 {pv.get('stable-baselines3')}, torch {pv.get('torch')}, on metaworld "
+                f"{pv.get('metaworld')}'s own env)" if pv else "")
+    lines = [f"**Single-task PPO, ours vs Stable-Baselines3's PPO**{versions}. {ppo['seeds']} seeds each; "
+             f"MetaWorld's evaluation ({ppo['eval_episodes']} episodes) after the same rollouts; IQM over seeds with "
+             "rliable 95% stratified-bootstrap CIs" + (" (with fewer than 4 seeds the IQM is the mean)"
+                                                     if ppo["seeds"] < 4 else "") + ".", ""]
+    if not peer.get("ran"):
+        lines += [f"Peer not run: {peer.get('reason')}.", ""]
+    lines += ["Same on both (the DRATS paper's PPO): " + ", ".join([
+        f"{sh['num_envs']} env copies of the task, rollouts of {sh['rollout_steps']} steps per copy",
+        f"{sh['hidden_depth']}x{sh['hidden_width']} ReLU actor and critic", f"Adam lr {sh['lr']:g}",
+        f"{sh['epochs']} epochs x {sh['minibatches']} minibatches", f"clip {sh['clip']}",
+        f"GAE lambda {sh['gae_lambda']}, gamma {sh['gamma']}", f"target KL {sh['target_kl']}",
+        f"entropy {sh['entropy_coef']}", f"value coefficient {sh['value_coef']}",
+        f"gradient-norm clip {sh['max_grad_norm']}", sh["env"]]) + ".", ""]
+    lines += _curve_table(ppo, "SB3") + [""]
+    lines += _verdict_lines(ppo)
+    lines += _single_speed_lines(ppo, "SB3")
+    lines += ["Remaining differences:", "", "| what | ours | stable-baselines3 |", "|---|---|---|"]
+    lines += [f"| {d['what']} | {d['ours']} | {d['peer']} |" for d in ppo.get("differences") or []]
     return lines + [""]
 
 
@@ -109,12 +163,12 @@ def _verdict_lines(single: dict) -> list[str]:
     fa = single.get("final_all_tasks")
     if fa:
         lines += [f"Final points, all tasks together (stratified by task): ours {_ci(fa['ours'], 'iqm')}, "
-                  f"sbx-rl {_ci(fa['peer'], 'iqm')} (IQM); means {_ci(fa['ours'], 'mean')} vs "
+                  f"peer {_ci(fa['peer'], 'iqm')} (IQM); means {_ci(fa['ours'], 'mean')} vs "
                   f"{_ci(fa['peer'], 'mean')}.", ""]
     return lines
 
 
-def _single_speed_lines(single: dict) -> list[str]:
+def _single_speed_lines(single: dict, peer: str = "sbx-rl") -> list[str]:
     lines = ["Throughput (env steps/s per process = seeds in the process x env steps / training time, "
              "evaluation excluded; steady = between the first and the last evaluation; wall = whole "
              "process incl. start-up, compiles and evaluations):", "",
@@ -130,7 +184,7 @@ def _single_speed_lines(single: dict) -> list[str]:
             rates = [x["env_steps_per_s_steady"] for x in pt if x.get("env_steps_per_s_steady")]
             walls = [x["wall_s"] for x in pt if x.get("wall_s")]
             r = sum(rates) / len(rates) if rates else None
-            lines.append(f"| sbx-rl | {task} | 1 ({len(pt)} processes) | {_n(r)} | {_n(r)} | "
+            lines.append(f"| {peer} | {task} | 1 ({len(pt)} processes) | {_n(r)} | {_n(r)} | "
                          f"{_n(sum(walls) / len(walls) if walls else None)} |")
     return lines + [""]
 

@@ -23,6 +23,9 @@ DEFAULTS = {
     # MT10: this many env steps per seed, or the CPU config's own total if that is smaller.
     "mt10_steps": 120_000, "mt10_seeds": 3, "mt10_eval_points": 3, "mt10_eval_episodes": 50,
     "samplers": ["drats", "uniform"], "buffer_samplings": ["uniform", "per_task"], "jobs": 2, "reps": 2000,
+    # PPO section (not in the default sections: `make bench-ppo`): PPO at the paper's settings.
+    "ppo_tasks": "reach-v3:200000,window-open-v3:200000", "ppo_seeds": 3, "ppo_num_envs": 8, "ppo_eval_points": 4,
+    "ppo_width": 400, "ppo_epochs": 16,
 }
 QUICK = {
     "tasks": "reach-v3:1500", "seeds": 2, "warmup": 500, "eval_points": 3, "eval_episodes": 5, "chunk": 250,
@@ -30,7 +33,8 @@ QUICK = {
     "mt10_steps": 240, "mt10_seeds": 2, "mt10_eval_points": 1, "mt10_eval_episodes": 2,
     "mt10_overrides": ["--train.warmup-env-steps", "40", "--train.chunk-length", "5", "--train.buffer-capacity",
                        "2000", "--train.sac.hidden-width", "32", "--train.sac.batch-size", "32"],
-    "reps": 200,
+    "reps": 200, "ppo_tasks": "reach-v3:2000", "ppo_seeds": 2, "ppo_num_envs": 2, "ppo_eval_points": 2,
+    "ppo_width": 32, "ppo_epochs": 2,
 }
 
 # Speeds for the up-front time estimate only, for an idle 2-core CPU with two jobs at a time:

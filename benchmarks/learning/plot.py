@@ -11,9 +11,9 @@ COLORS = {"ours": "C0", "peer": "C3", "drats": "C2", "uniform": "C1"}
 REPLAY_STYLE = {"uniform": ("o", "-"), "per_task": ("s", "--")}  # marker, line style per replay sampling
 
 
-def _single_panel(ax, task: str, entry: dict, seeds) -> None:
+def _single_panel(ax, task: str, entry: dict, seeds, peer_label: str = "sbx-rl SAC") -> None:
     st = entry.get("stats")
-    for name, label in (("ours", "ours (drats_jax)"), ("peer", "sbx-rl SAC")):
+    for name, label in (("ours", "ours (drats_jax)"), ("peer", peer_label)):
         curves = entry.get(name)
         if not curves or not curves.get("points"):
             continue
@@ -100,11 +100,24 @@ def _throughput(ax, result: dict) -> None:
     ax.tick_params(axis="y", labelsize=7)
 
 
+def plot_ppo(result: dict, path: Path, plt) -> Path | None:
+    """The PPO section's figure: per task, ours vs SB3 PPO success curves (seeds thin, IQM and CI)."""
+    ppo = result["ppo"]
+    tasks = list((ppo.get("tasks") or {}).items())
+    fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(4.6 * max(1, len(tasks)), 4.2), squeeze=False)
+    for j, (task, entry) in enumerate(tasks):
+        _single_panel(axes[0, j], f"PPO {task}", entry, ppo.get("seeds"), "stable-baselines3 PPO")
+    return save_figure(fig, path, f"drats-jax learning benchmark, PPO{' (quick)' if result['config'].get('quick') else ''}"
+                       f", {result['machine']['cpu_count']} CPUs, {result['date']}")
+
+
 def plot(result: dict, path: Path) -> Path | None:
     plt = pyplot(log)
     if plt is None:
         return None
     single, mt10 = result.get("single") or {}, result.get("mt10") or {}
+    if result.get("ppo") and not (single or mt10):
+        return plot_ppo(result, path, plt)
     tasks = list((single.get("tasks") or {}).items())
     ncols = max(4, len(tasks))
     fig, axes = plt.subplots(2, ncols, figsize=(4.6 * ncols, 8.2), squeeze=False)
