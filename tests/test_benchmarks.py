@@ -175,12 +175,12 @@ def test_ppo_section_plan_gives_both_learners_the_same_settings(capsys):
 
     for c in ours:
         task = flag(c, "--tasks")
-        plan = ppo.ppo_plan(task, 200_000, cli.build_args(["--sections", "ppo"]))
-        assert plan["eval_points"] == [52_000, 100_000, 152_000, 200_000]  # rollouts of 8 x 500 env steps
+        plan = ppo.ppo_plan(task, 100_000, cli.build_args(["--sections", "ppo"]))
+        assert plan["eval_points"] == [28_000, 52_000, 76_000, 100_000]  # rollouts of 8 x 500 env steps
         assert flag(c, "--train.sampler.interval") == "4000" and flag(c, "--train.num-envs") == "8"
         assert flag(c, "--train.ppo.num-epochs") == "16" and flag(c, "--train.ppo.num-minibatches") == "32"
         for p in (p for p in peers if flag(p, "--task") == task):
-            assert flag(p, "--eval-steps") == "52000,100000,152000,200000" and flag(p, "--total-steps") == "200000"
+            assert flag(p, "--eval-steps") == "28000,52000,76000,100000" and flag(p, "--total-steps") == "100000"
             assert flag(p, "--num-envs") == "8" and flag(p, "--epochs") == "16" and flag(p, "--target-kl") == "0.05"
 
 

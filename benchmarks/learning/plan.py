@@ -24,7 +24,7 @@ DEFAULTS = {
     "mt10_steps": 120_000, "mt10_seeds": 3, "mt10_eval_points": 3, "mt10_eval_episodes": 50,
     "samplers": ["drats", "uniform"], "buffer_samplings": ["uniform", "per_task"], "jobs": 2, "reps": 2000,
     # PPO section (not in the default sections: `make bench-ppo`): PPO at the paper's settings.
-    "ppo_tasks": "reach-v3:200000,window-open-v3:200000", "ppo_seeds": 3, "ppo_num_envs": 8, "ppo_eval_points": 4,
+    "ppo_tasks": "reach-v3:100000,window-open-v3:100000", "ppo_seeds": 3, "ppo_num_envs": 8, "ppo_eval_points": 4,
     "ppo_width": 400, "ppo_epochs": 16,
 }
 QUICK = {
