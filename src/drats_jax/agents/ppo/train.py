@@ -31,7 +31,9 @@ from drats_jax import loop
 from drats_jax.agents.ppo.losses import gae
 from drats_jax.agents.ppo.update import Batch, PPOState, make_ppo
 from drats_jax.allocation import AllocationShortcuts, AllocationState
+from drats_jax.allocation import state_specs as alloc_specs
 from drats_jax.config import TrainConfig
+from drats_jax.mesh import MeshSpec
 from drats_jax.samplers import Sampler
 
 
@@ -68,14 +70,17 @@ class Rollout:
     truncation: jax.Array
 
 
-def make_train(config: TrainConfig, env, sampler: Sampler | None = None) -> loop.Trainer:
+def make_train(config: TrainConfig, env, sampler: Sampler | None = None, mesh: MeshSpec | None = None) -> loop.Trainer:
     """Validates ``config`` against ``env`` (no tracing) and builds the pure train functions.
 
     ``config``'s None defaults are resolved (:func:`drats_jax.config.resolve`); the
     Trainer's ``config`` is the resolved one. ``sampler`` replaces the one named in
-    ``config.sampler`` (custom samplers, tests).
+    ``config.sampler`` (custom samplers, tests). ``mesh``: seeds may be split over devices;
+    a data axis (data > 1) is not implemented for PPO yet (ValueError).
     """
-    config, sizes, sampler, alloc = loop.setup(config, env, sampler)  # raises ValueError before any compile
+    config, sizes, sampler, alloc, data = loop.setup(config, env, sampler, mesh)  # ValueError before any compile
+    if data.size > 1:
+        raise ValueError(f"--mesh data={data.size}: PPO runs on one device per seed for now; use --mesh seed=S,data=1")
     n, e = int(env.num_tasks), sizes.num_envs
     obs_size, action_size = int(env.observation_size), int(env.action_size)
     ppo_cfg = config.ppo
@@ -145,4 +150,11 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None) -> loop
     return loop.Trainer(config=config, env=env, agent=agent, sampler=sampler, num_envs=e, num_tasks=n,
                         warmup_steps=sizes.warmup_steps, window_steps=sizes.window_steps, chunk_length=chunk_length,
                         num_chunks=num_chunks, init=init, warmup=warmup, run_chunk=run_chunk, train=train,
-                        updates_per_chunk=ppo_cfg.num_epochs * ppo_cfg.num_minibatches)
+                        updates_per_chunk=ppo_cfg.num_epochs * ppo_cfg.num_minibatches, mesh=mesh,
+                        state_specs=state_specs)
+
+
+def state_specs(replicated, per_device) -> TrainState:
+    """Prefix tree of a TrainState's PartitionSpecs (slots split over data)."""
+    return TrainState(rng=replicated, agent=replicated, alloc=alloc_specs(replicated, per_device),
+                      step=replicated, grad_steps=replicated)
