@@ -45,7 +45,9 @@ def _diff(a, b) -> list[str]:
     for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(a), jax.tree.leaves(b)):
         x, y = np.asarray(x), np.asarray(y)
         if x.shape != y.shape or not np.array_equal(x, y, equal_nan=True):
-            gap = float(np.nanmax(np.abs(x.astype(np.float64) - y.astype(np.float64)))) if x.shape == y.shape else -1
+            x64, y64 = x.astype(np.float64), y.astype(np.float64)
+            # |x - y| / (|y| + 1): relative for large values, absolute for small ones; -1: shapes differ.
+            gap = float(np.nanmax(np.abs(x64 - y64) / (np.abs(y64) + 1.0))) if x.shape == y.shape else -1
             out.append(f"{jax.tree_util.keystr(path)}: {gap:.3g}")
     return out
 
@@ -131,6 +133,34 @@ def gradient_mean() -> dict:
         gaps = [float(np.max(np.abs(np.asarray(g) - np.asarray(r)) / (np.abs(np.asarray(r)) + 1e-6)))
                 for g, r in zip(jax.tree.leaves(got), jax.tree.leaves(ref))]
         out[name] = max(gaps)
+    return out
+
+
+def ppo_data_parallel() -> dict:
+    """PPO with data=2: replicated parts equal on every device after a rollout and its update;
+    advantages normalised over the global batch (split over data) equal the one-device ones."""
+    from drats_jax.agents.ppo.losses import normalize_advantages  # noqa: PLC0415
+    from drats_jax.config import PPOConfig  # noqa: PLC0415
+
+    cfg = TrainConfig(algo="ppo", num_envs=8, total_env_steps=640, warmup_env_steps=0,
+                      ppo=PPOConfig(hidden_width=16, hidden_depth=1, num_epochs=2, num_minibatches=4),
+                      sampler=SamplerConfig(interval=160, initial_ref_return=500.0))
+    _, state, m = _run(MeshSpec(seed=1, data=2), 2, cfg=cfg)
+    rep = {"q": m["q"], "stats": state.alloc.stats, "agent": state.agent, "metrics": m, "grad": state.grad_steps}
+    out = {"not_replicated": [jax.tree_util.keystr(p) for p, x in jax.tree_util.tree_leaves_with_path(rep)
+                              if not _per_device_equal(x)],
+           "finite": bool(all(np.all(np.isfinite(np.asarray(v))) for v in jax.tree.leaves(state.agent))),
+           "grad_steps": int(np.asarray(state.grad_steps).reshape(-1)[0])}
+    k_a, k_t = jax.random.split(jax.random.PRNGKey(3))
+    adv = jax.random.normal(k_a, (64,)) * 3 + 1
+    task = jax.random.randint(k_t, (64,), 0, 4)
+    mesh = make_mesh(MeshSpec(seed=1, data=2), jax.devices()[:2])
+    spec = jax.sharding.PartitionSpec("data")
+    for mode in ("per_task", "batch"):
+        ref = normalize_advantages(adv, task, 4, mode)
+        fn = jax.shard_map(lambda a, t, mode=mode: normalize_advantages(a, t, 4, mode, DataAxis(2)), mesh=mesh,
+                           in_specs=(spec, spec), out_specs=spec, check_vma=False)
+        out[f"adv_{mode}"] = float(np.max(np.abs(np.asarray(jax.jit(fn)(adv, task)) - np.asarray(ref))))
     return out
 
 

@@ -75,12 +75,12 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None, mesh: M
 
     ``config``'s None defaults are resolved (:func:`drats_jax.config.resolve`); the
     Trainer's ``config`` is the resolved one. ``sampler`` replaces the one named in
-    ``config.sampler`` (custom samplers, tests). ``mesh``: seeds may be split over devices;
-    a data axis (data > 1) is not implemented for PPO yet (ValueError).
+    ``config.sampler`` (custom samplers, tests). ``mesh``: data > 1 builds the per-device
+    program (E/D slots, the rollout's B/D transitions, advantages normalised over the global
+    rollout, gradients averaged over data); run it through ``trainer.jitted``.
     """
     config, sizes, sampler, alloc, data = loop.setup(config, env, sampler, mesh)  # ValueError before any compile
-    if data.size > 1:
-        raise ValueError(f"--mesh data={data.size}: PPO runs on one device per seed for now; use --mesh seed=S,data=1")
+    e_local = sizes.num_envs // data.size
     n, e = int(env.num_tasks), sizes.num_envs
     obs_size, action_size = int(env.observation_size), int(env.action_size)
     ppo_cfg = config.ppo
@@ -90,7 +90,7 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None, mesh: M
         raise ValueError(f"total_env_steps={config.total_env_steps} leaves {max(learn_steps, 0) * e} env steps after "
                          f"warm-up, less than one PPO rollout (one sampler window, {rollout_length * e} env steps)")
     chunk_length, num_chunks = loop.chunking(config.total_env_steps, e, sizes.warmup_steps, rollout_length)
-    agent = make_ppo(ppo_cfg, n, obs_size, action_size)
+    agent = make_ppo(ppo_cfg, n, obs_size, action_size, data)
 
     def init(rng: jax.Array) -> TrainState:
         rng, k_agent, k_env = jax.random.split(rng, 3)
@@ -100,14 +100,15 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None, mesh: M
     def random_step(state: TrainState, _):
         """Warm-up: uniform random actions; the transitions are not kept."""
         rng, k_act, k_reset = jax.random.split(state.rng, 3)
-        action = jax.random.uniform(k_act, (e, action_size), jnp.float32, -1.0, 1.0)
+        action = data.local(jax.random.uniform(k_act, (e, action_size), jnp.float32, -1.0, 1.0))
         alloc_state, _, metrics = alloc.step(state.alloc, action, k_reset, False)
         return state.replace(rng=rng, alloc=alloc_state, step=state.step + 1), metrics
 
     def rollout_step(state: TrainState, _):
         rng, k_act, k_reset = jax.random.split(state.rng, 3)
         obs, task = alloc.observe(state.alloc)
-        u, log_prob = agent.sample(state.agent, obs, task, k_act)
+        # Sampled for all E slots, this device's sliced out: each slot gets its one-device noise.
+        u, log_prob = (data.local(x) for x in agent.sample(state.agent, data.gather(obs), data.gather(task), k_act))
         alloc_state, tr, metrics = alloc.step(state.alloc, jnp.clip(u, -1.0, 1.0), k_reset, True)
         kept = Rollout(obs=obs, task_id=task, action=u, log_prob=log_prob, reward=tr.reward, next_obs=tr.next_obs,
                        terminal=tr.terminal, truncation=tr.truncation)
@@ -134,7 +135,7 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None, mesh: M
         next_value = agent.value(state.agent, ro.next_obs, ro.task_id)
         advantage, returns = gae(ro.reward, value, next_value, ro.terminal, ro.truncation, ppo_cfg.gamma,
                                  ppo_cfg.gae_lambda)
-        flat = lambda x: x.reshape((chunk_length * e,) + x.shape[2:])  # noqa: E731
+        flat = lambda x: x.reshape((chunk_length * e_local,) + x.shape[2:])  # noqa: E731
         batch = Batch(obs=flat(ro.obs), task_id=flat(ro.task_id), action=flat(ro.action),
                       log_prob=flat(ro.log_prob), advantage=flat(advantage), returns=flat(returns))
         rng, k_update = jax.random.split(state.rng)
