@@ -164,6 +164,25 @@ def ppo_data_parallel() -> dict:
     return out
 
 
+def sac_learns() -> dict:
+    """tests/test_train.py's learning run (uniform sampler, 20k env steps) with data=2: the
+    random warm-up's and the last two chunks' mean return of the two easy tasks."""
+    cfg = TrainConfig(total_env_steps=20_000, warmup_env_steps=800, buffer_capacity=20_000, chunk_length=500,
+                      sac=SACConfig(hidden_width=64, hidden_depth=2, batch_size=128),
+                      sampler=SamplerConfig(name="uniform", interval=200, initial_ref_return=500.0))
+    trainer = make_train(cfg, PointMass(), mesh=MeshSpec(seed=1, data=2))
+    init, warmup, chunk = trainer.jitted()
+    state, warm = warmup(init(jax.random.PRNGKey(0)))
+    history = []
+    for _ in range(trainer.num_chunks):
+        state, m = chunk(state)
+        history.append(jax.device_get(m))
+    final = np.mean([h["episode_return"] for h in history[-2:]], axis=0)
+    return {"random": np.asarray(jax.device_get(warm)["episode_return"])[:2].tolist(), "final": final[:2].tolist(),
+            "q": np.asarray(history[-1]["q"]).tolist(),
+            "grad_steps": int(state.grad_steps), "expected_grad_steps": trainer.num_chunks * trainer.chunk_length}
+
+
 if __name__ == "__main__":
     result = globals()[sys.argv[1]]()
     print("RESULT " + json.dumps(result))

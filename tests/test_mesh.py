@@ -125,3 +125,11 @@ def test_data_parallel_ppo_keeps_replicated_parts_identical_and_normalises_globa
     r = _check("ppo_data_parallel")
     assert r["not_replicated"] == [] and r["finite"] and r["grad_steps"] > 0, r
     assert r["adv_per_task"] < 1e-5 and r["adv_batch"] < 1e-5, r  # global statistics, not per device
+
+
+def test_data_parallel_sac_learns_like_the_one_device_run():
+    """tests/test_train.py::test_uniform_stays_uniform_and_sac_learns_easy_tasks's run and
+    thresholds, with the slots, replay ring and batch split over data=2."""
+    r = _check("sac_learns", devices=2, timeout=1200)
+    assert r["q"] == [0.25] * 4 and r["grad_steps"] == r["expected_grad_steps"], r
+    assert all(f > 2 * x and f > 250.0 for f, x in zip(r["final"], r["random"])), r
