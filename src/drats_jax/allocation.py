@@ -41,7 +41,9 @@ class AllocationState:
     """env_state: the env's State with leading axis E; sampler: the sampler's state (holds q);
     stats: TaskStats; episode_return f32[E] / episode_success bool[E]: the running episode
     of each slot so far; learner_episode bool[E]: whether it started after warm-up;
-    window_step i32[]: learning vector steps into the current sampler window."""
+    window_step i32[]: learning vector steps into the current sampler window. Inside a
+    program sharded over data, E is this device's E/D slots (sampler, stats, window_step
+    replicated)."""
 
     env_state: Any
     sampler: Any
