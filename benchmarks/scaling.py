@@ -37,7 +37,7 @@ def worker(devices: int, tasks: str, backend: str, num_envs: int, chunks: int, c
     env = metaworld_jax.make(tasks, backend=backend, seed=0)
     total = (chunks + 1) * chunk_length * num_envs
     cfg = TrainConfig(num_envs=num_envs, total_env_steps=total, warmup_env_steps=chunk_length * num_envs,
-                      buffer_capacity=total, chunk_length=chunk_length,
+                      buffer_capacity=max(total, -(-256 // num_envs) * num_envs), chunk_length=chunk_length,
                       sac=SACConfig(hidden_width=256, hidden_depth=2, batch_size=256),
                       sampler=SamplerConfig(interval=chunk_length * num_envs))
     trainer = make_train(cfg, env, mesh=MeshSpec(1, devices) if devices > 1 else None)
