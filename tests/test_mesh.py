@@ -133,3 +133,9 @@ def test_data_parallel_sac_learns_like_the_one_device_run():
     r = _check("sac_learns", devices=2, timeout=1200)
     assert r["q"] == [0.25] * 4 and r["grad_steps"] == r["expected_grad_steps"], r
     assert all(f > 2 * x and f > 250.0 for f, x in zip(r["final"], r["random"])), r
+
+
+def test_evaluation_split_over_devices_equals_one_device():
+    r = _check("evaluation_split")
+    assert r["return_mean"] > 0, r  # the episodes really ran
+    assert r["success"] == 0 and r["return"] < 1e-3 and r["return_full"] < 1e-3, r

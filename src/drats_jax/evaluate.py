@@ -57,7 +57,9 @@ def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50,
     v_reset, v_step = jax.vmap(env.reset), jax.vmap(env.step)
 
     def evaluate(agent_state) -> dict:
-        rng = jax.random.PRNGKey(0)  # env resets are keyed for the interface; actions use none
+        # Env resets are keyed for the interface (MetaWorld's and the test envs' resets ignore
+        # the key: a reset is a table lookup by task and goal); actions use none.
+        rng = jax.random.PRNGKey(0)
         first = 0 if data.size == 1 else lax.axis_index(data.name) * k_local  # this device's first episode
         goal = jnp.tile((first + jnp.arange(k_pad, dtype=jnp.int32)) % int(env.num_goals), n)  # episode j: goal j % G
         state = v_reset(jax.random.split(rng, slots), task, goal)
