@@ -13,7 +13,7 @@ BENCH_PY := $(BENCH_VENV)/bin/python
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export METAWORLD_JAX_CACHE ?= $(CURDIR)/.cache/metaworld_jax
 
-.PHONY: install install-warp install-gpu install-bench test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning bench-ppo clean
+.PHONY: install install-warp install-gpu install-bench test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning bench-ppo bench-scaling clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,11 @@ bench-mt50: install
 # GPU proof of the MJX backends (both run in .venv-warp; on a GPU add jax's CUDA plugin there).
 bench-gpu: install-warp
 	$(WARP_PY) -m benchmarks.gpu $(BENCH_ARGS)
+
+# Device scaling: env-steps/s and gradient-steps/s for 1, 2, 4 forced CPU devices (--mesh data=D)
+# and the scaling efficiency rate(D) / (D x rate(1)); BENCH_ARGS="--real --devices 1 2 4 8" on a GPU node.
+bench-scaling: install
+	$(PY) -m benchmarks.scaling $(BENCH_ARGS)
 
 # Learning benchmark: our SAC vs sbx-rl's on metaworld (single task) and MT10 DRATS vs uniform task
 # sampling, each with uniform and per_task replay sampling; CPU-sized (under an hour on 2 cores;

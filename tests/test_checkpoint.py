@@ -181,3 +181,36 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypa
     assert steps[-1] == good
     assert max(r["env_steps"] for r in read_rows(tmp_path / "run" / "train.jsonl")) == good
     assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_data_parallel_sigkill_and_resume_equals_uninterrupted_run_and_other_mesh_is_refused(tmp_path):
+    """data=2 on the C backend (one slot, one evaluation episode per task and device): the
+    per-shard callbacks, sharded checkpoints and the mesh in the fingerprint."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    args = [*ARGS, "--mesh", "data=2"]
+    full = subprocess.Popen(_cli(*args, "--out", str(ref)), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    proc = subprocess.run(_cli(*args, "--out", str(run)), cwd=REPO, env=dict(env, DRATS_JAX_TEST_SIGNAL_AT="SIGKILL:1400"),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=480)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    assert (run / "checkpoints" / "800").is_dir()
+    assert json.loads((run / "config.json").read_text())["mesh"] == "seed=1,data=2"
+
+    # Another mesh, or another device count, is refused with one line before anything compiles.
+    for extra, more_env, match in ((["--mesh", "seed=1,data=1"], {}, "incompatible config: mesh=None"),
+                                   ([], {"XLA_FLAGS": ""}, "uses 2 devices; jax sees 1")):
+        other = subprocess.run(_cli("--resume", str(run), "--no-progress", *extra), cwd=REPO,
+                               env=dict(env, **more_env), capture_output=True, text=True, timeout=240)
+        err = other.stderr.strip().splitlines()
+        assert other.returncode == 2 and len(err) == 1 and match in err[0], other.stderr[-2000:]
+
+    resumed = subprocess.run(_cli("--resume", str(run), "--no-progress"), cwd=REPO, env=env, capture_output=True,
+                             text=True, timeout=480)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed" in resumed.stdout
+    assert full.wait(timeout=480) == 0, full.stderr.read().decode()[-2000:]
+    a, b = _metrics(ref), _metrics(run)
+    assert len(a["eval"]) == 4 and a == b
+    for name in ("train.jsonl", "eval.jsonl"):
+        assert (ref / name).read_bytes() == (run / name).read_bytes(), name

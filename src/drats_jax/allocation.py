@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from flax import struct
 from jax import lax
 
+from drats_jax.mesh import DataAxis
 from drats_jax.samplers import Sampler
 from drats_jax.samplers import stats as task_stats
 from drats_jax.types import Transition
@@ -40,7 +41,9 @@ class AllocationState:
     """env_state: the env's State with leading axis E; sampler: the sampler's state (holds q);
     stats: TaskStats; episode_return f32[E] / episode_success bool[E]: the running episode
     of each slot so far; learner_episode bool[E]: whether it started after warm-up;
-    window_step i32[]: learning vector steps into the current sampler window."""
+    window_step i32[]: learning vector steps into the current sampler window. Inside a
+    program sharded over data, E is this device's E/D slots (sampler, stats, window_step
+    replicated)."""
 
     env_state: Any
     sampler: Any
@@ -49,6 +52,13 @@ class AllocationState:
     episode_success: jax.Array
     learner_episode: jax.Array
     window_step: jax.Array
+
+
+def state_specs(replicated, per_device) -> AllocationState:
+    """Prefix tree of an AllocationState's PartitionSpecs: the slots' arrays are split over
+    ``data``; the sampler, statistics and window counter are replicated."""
+    return AllocationState(env_state=per_device, sampler=replicated, stats=replicated, episode_return=per_device,
+                           episode_success=per_device, learner_episode=per_device, window_step=replicated)
 
 
 class AllocationShortcuts:
@@ -106,9 +116,17 @@ def _where_slots(mask: jax.Array, a, b):
 
 
 def make_allocation(env: Any, sampler: Sampler, *, num_envs: int, task_block: int, window_steps: int,
-                    success_window: int) -> Allocation:
-    """The allocation of E = num_envs slots of ``env`` to its N tasks by ``sampler``."""
+                    success_window: int, data: DataAxis = DataAxis()) -> Allocation:
+    """The allocation of E = num_envs slots of ``env`` to its N tasks by ``sampler``.
+
+    ``data``: inside a program sharded over ``data`` (:mod:`drats_jax.mesh`) this device
+    holds E/D consecutive slots: per-slot arrays of the state are E/D long, every per-slot
+    draw is the global E-sized draw sliced (so a slot sees what it sees on one device), and
+    the per-slot task/done/return/success vectors are gathered so the statistics, q and the
+    sampler stay one global, replicated sampler.
+    """
     n, e, block = int(env.num_tasks), int(num_envs), int(task_block)
+    e_local = e // data.size
     num_goals = int(env.num_goals)
     v_reset, v_step = jax.vmap(env.reset), jax.vmap(env.step)
 
@@ -119,24 +137,24 @@ def make_allocation(env: Any, sampler: Sampler, *, num_envs: int, task_block: in
         k_task, k_goal = jax.random.split(k_draw)
         q = sampler.probabilities(sampler_state)
         task = jax.random.categorical(k_task, jnp.log(q), shape=(e // block,)).astype(jnp.int32)
-        task = jnp.repeat(task, block)
-        goal = jax.random.randint(k_goal, (e,), 0, num_goals, dtype=jnp.int32)
-        return v_reset(jax.random.split(k_reset, e), task, goal)
+        task = data.local(jnp.repeat(task, block))
+        goal = data.local(jax.random.randint(k_goal, (e,), 0, num_goals, dtype=jnp.int32))
+        return v_reset(data.local(jax.random.split(k_reset, e)), task, goal)
 
     def init(rng: jax.Array) -> AllocationState:
         sampler_state = sampler.init()
         return AllocationState(
             env_state=reset_slots(rng, sampler_state), sampler=sampler_state,
             stats=task_stats.init_stats(n, success_window),
-            episode_return=jnp.zeros((e,), jnp.float32), episode_success=jnp.zeros((e,), bool),
-            learner_episode=jnp.zeros((e,), bool), window_step=jnp.zeros((), jnp.int32))
+            episode_return=jnp.zeros((e_local,), jnp.float32), episode_success=jnp.zeros((e_local,), bool),
+            learner_episode=jnp.zeros((e_local,), bool), window_step=jnp.zeros((), jnp.int32))
 
     def update_sampler(args):
         sampler_state, stats = sampler.update(*args)
         return sampler_state, task_stats.end_window(stats)
 
     def step(state: AllocationState, action: jax.Array, rng: jax.Array, learn: bool):
-        """One vector step (module docstring). action f32[E, A]; learn (static): False during
+        """One vector step (module docstring). action f32[E/D, A]; learn (static): False during
         the random-action warm-up. Returns (state, transitions with leading axis E,
         per-task metrics {episodes, return_sum, success_sum}: [N] each)."""
         obs, task = Allocation.observe(state)
@@ -151,8 +169,11 @@ def make_allocation(env: Any, sampler: Sampler, *, num_envs: int, task_block: in
         # episodes reach what the sampler reads.
         ep_return = state.episode_return + nxt.reward
         ep_success = state.episode_success | nxt.info["success"].astype(bool)
-        stats = task_stats.record_steps(state.stats, task)
-        stats = task_stats.record_episodes(stats, task, done & state.learner_episode, ep_return, ep_success)
+        # Over all devices' slots (gathered; the identity on one device).
+        task_g, done_g, return_g, success_g = (data.gather(x) for x in (task, done, ep_return, ep_success))
+        stats = task_stats.record_steps(state.stats, task_g)
+        stats = task_stats.record_episodes(stats, task_g, done_g & data.gather(state.learner_episode), return_g,
+                                           success_g)
 
         # The window ends BEFORE the resets below draw: they draw from the new q.
         sampler_state, window_step = state.sampler, state.window_step
@@ -163,16 +184,17 @@ def make_allocation(env: Any, sampler: Sampler, *, num_envs: int, task_block: in
             window_step = jnp.where(window_end, 0, window_step)
 
         # Autoreset. cond skips the E resets on steps where no slot finished (most steps);
-        # under a seed vmap it becomes a select, which is still correct.
+        # under a seed vmap it becomes a select, which is still correct. Its predicate is
+        # per device, so reset_slots must hold no collective (it holds none: axis_index only).
         env_state = lax.cond(jnp.any(done), lambda: _where_slots(done, reset_slots(rng, sampler_state), nxt),
                              lambda: nxt)
         new = AllocationState(
             env_state=env_state, sampler=sampler_state, stats=stats,
             episode_return=jnp.where(done, 0.0, ep_return), episode_success=jnp.where(done, False, ep_success),
             learner_episode=jnp.where(done, learn, state.learner_episode), window_step=window_step)
-        seg = lambda x: jax.ops.segment_sum(x, task, num_segments=n)  # noqa: E731
-        metrics = {"episodes": seg(done.astype(jnp.int32)), "return_sum": seg(jnp.where(done, ep_return, 0.0)),
-                   "success_sum": seg((done & ep_success).astype(jnp.int32))}
+        seg = lambda x: jax.ops.segment_sum(x, task_g, num_segments=n)  # noqa: E731
+        metrics = {"episodes": seg(done_g.astype(jnp.int32)), "return_sum": seg(jnp.where(done_g, return_g, 0.0)),
+                   "success_sum": seg((done_g & success_g).astype(jnp.int32))}
         return new, transition, metrics
 
     return Allocation(num_envs=e, num_tasks=n, task_block=block, window_steps=int(window_steps), sampler=sampler,

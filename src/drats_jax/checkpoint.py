@@ -53,7 +53,8 @@ class Checkpointer:
         self.manager.wait_until_finished()
 
     def restore(self, abstract_state: Any, step: int | None = None) -> tuple[int, Any]:
-        """-> (step, state). ``abstract_state``: jax.eval_shape of the TrainState (no compile).
+        """-> (step, state). ``abstract_state``: jax.eval_shape of the TrainState (no compile);
+        leaves that are ShapeDtypeStructs with shardings restore as arrays sharded that way.
 
         Raises CheckpointError if there is none, it was written by another config, or it
         cannot be read back whole with the expected structure, shapes and dtypes.
@@ -73,7 +74,10 @@ class Checkpointer:
         try:
             restored = self.manager.restore(
                 step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state)))["state"]
-            state = jax.tree.map(np.asarray, restored)
+            # Sharded targets (a mesh run) come back as sharded jax arrays, in place; np.asarray
+            # would fail for arrays spanning other processes.
+            sharded = any(getattr(a, "sharding", None) is not None for a in jax.tree.leaves(abstract_state))
+            state = restored if sharded else jax.tree.map(np.asarray, restored)
         except Exception as exc:  # noqa: BLE001
             raise CheckpointError(f"checkpoint {where} is unreadable or corrupt: {_one_line(exc)}") from None
         want = jax.tree.structure(abstract_state)

@@ -71,6 +71,10 @@ class RunConfig:
     block_size: int | None = None
     # Independent seeds, vmapped in one program (seed s uses split(PRNGKey(--seed), N)[s]).
     seeds: int = 1
+    # Devices: seed=S,data=D (S x D = the devices jax sees). seed splits --seeds over devices;
+    # data splits one run's env slots, replay ring, batch and evaluation episodes. Default:
+    # every device on data when there is more than one. Fixed for a run (resume on the same mesh).
+    mesh: str | None = None
     # Run folder (default: runs/<tasks>-<sampler>-<date-time>); must not exist unless resuming.
     out: str | None = None
     # Resume the run in this folder from its last checkpoint (reads its saved config).
@@ -104,6 +108,11 @@ class RunConfig:
     train: TrainConfig = field(default_factory=cpu_train_config)
 
     def __post_init__(self) -> None:
+        if self.mesh is not None:  # one spelling per mesh; a one-device mesh is the default (None)
+            from drats_jax.mesh import parse  # noqa: PLC0415
+
+            spec = parse(self.mesh, 1)
+            object.__setattr__(self, "mesh", None if spec.size == 1 else str(spec))
         for name in ("seeds", "eval_episodes", "keep_checkpoints"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")

@@ -104,6 +104,8 @@ def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
 
     cfg = cli.parse_args(argv)
     distributed.check_joined(cfg.num_processes)
+    mesh = _mesh(cfg)
+    cfg = dataclasses.replace(cfg, mesh=None if mesh is None else str(mesh))  # recorded in the fingerprint
     resume = cfg.resume is not None
     # All processes must write into one folder: a default name from the clock is process 0's.
     out = pathlib.Path(cfg.resume if resume else (cfg.out or processes.agree("out", str(cli.default_out(cfg)))))
@@ -120,7 +122,7 @@ def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
 
         env = metaworld_jax.make(cfg.tasks, backend=cfg.backend, seed=cfg.env_seed, block_size=cfg.block_size)
     try:
-        trainer = make_train(cfg.train, env)
+        trainer = make_train(cfg.train, env, mesh=mesh)
     except ValueError as exc:
         raise cli.UsageError(" ".join(str(exc).split())) from None
     cfg = dataclasses.replace(cfg, train=trainer.config)  # None defaults resolved
@@ -131,7 +133,7 @@ def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
     ckpt = checkpoint.Checkpointer(out / "checkpoints", cfg.keep_checkpoints, fixed)
     resumed = None
     if resume and ckpt.latest_step() is not None:
-        abstract = jax.eval_shape(jax.vmap(trainer.init), seed_keys(cfg))  # traces, compiles nothing
+        abstract = _abstract_state(trainer, cfg)  # traces, compiles nothing
         try:
             resumed = ckpt.restore(abstract)
         except checkpoint.CheckpointError as exc:
@@ -140,6 +142,43 @@ def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
     elif not resume:
         processes.collectively("save-config", lambda: cli.save_config(cfg, out), primary_only=True)
     return Prepared(cfg=cfg, out=out, env=env, trainer=trainer, checkpointer=ckpt, resumed=resumed)
+
+
+def _mesh(cfg):
+    """The run's MeshSpec (None: one device), checked against the devices jax sees."""
+    from drats_jax import cli  # noqa: PLC0415
+    from drats_jax import mesh as mesh_lib  # noqa: PLC0415
+
+    count = jax.device_count()
+    try:
+        spec = mesh_lib.parse(cfg.mesh, count)
+        mesh_lib.validate_devices(spec, device_count=count, seeds=cfg.seeds, eval_episodes=cfg.eval_episodes)
+    except ValueError as exc:
+        raise cli.UsageError(str(exc)) from None
+    return None if spec.size == 1 else spec
+
+
+def _abstract_state(trainer: Trainer, cfg):
+    """The seed-vmapped TrainState's shapes (and, on a mesh, its shardings) for restoring."""
+    if trainer.mesh is None:
+        return jax.eval_shape(jax.vmap(trainer.init), seed_keys(cfg))
+    init, _, _ = trainer.jitted(cfg.seeds)
+    shapes = jax.eval_shape(init.sharded, seed_keys(cfg))
+    return jax.tree.map(lambda x, sh: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sh), shapes,
+                        trainer.state_shardings(shapes, cfg.seeds))
+
+
+def _evaluator(trainer: Trainer, env, episodes: int):
+    """evaluate(agent states [S]) -> per-seed results, jitted; on a mesh, seeds split over
+    ``seed`` and each task's episodes over ``data`` (results psum'd once, replicated)."""
+    from drats_jax import evaluate as evaluation  # noqa: PLC0415
+    from drats_jax import mesh as mesh_lib  # noqa: PLC0415
+
+    if trainer.mesh is None:
+        return jax.jit(jax.vmap(evaluation.make_evaluate(env, trainer.agent, episodes)))
+    fn = jax.vmap(evaluation.make_evaluate(env, trainer.agent, episodes, mesh_lib.DataAxis(trainer.mesh.data)))
+    rep = mesh_lib.specs(seeds=True, sharded=False)
+    return mesh_lib.shard(fn, mesh_lib.make_mesh(trainer.mesh), (rep,), rep)
 
 
 def seed_keys(cfg) -> jax.Array:
@@ -198,7 +237,7 @@ def _chunk_loop(p: Prepared, logger, stop: "_StopRequest", log: Callable[[str], 
     names = tuple(env.task_names)
     e, per_chunk = trainer.num_envs, trainer.env_steps_per_chunk
     init, warmup, chunk = trainer.jitted(cfg.seeds)
-    evaluate = jax.jit(jax.vmap(evaluation.make_evaluate(env, trainer.agent, cfg.eval_episodes)))
+    evaluate = _evaluator(trainer, env, cfg.eval_episodes)
     scale = evaluation.return_scale(env)
     if p.resumed is not None:
         state = jax.device_put(p.resumed[1])

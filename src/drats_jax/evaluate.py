@@ -31,25 +31,37 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from drats_jax.mesh import DataAxis
+
 MAX_REWARD_PER_STEP = 10.0
 
 
-def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50) -> Callable[[Any], dict]:
-    """-> evaluate(agent_state) -> {"success", "return", "return_full": f32[N]} (pure; jit/vmap it)."""
+def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50,
+                  data: DataAxis = DataAxis()) -> Callable[[Any], dict]:
+    """-> evaluate(agent_state) -> {"success", "return", "return_full": f32[N]} (pure; jit/vmap it).
+
+    ``data`` (inside a program sharded over it): each device runs episodes
+    [d k/D, (d+1) k/D) of every task (k divisible by D) and the per-task sums are psum'd
+    once at the end, so every device returns the global result.
+    """
     n, k = int(env.num_tasks), int(episodes_per_task)
+    k_local = k // data.size
     # Each task's slots are padded to whole blocks of one scene (MJX backends; 1 on the C
     # backend); the padding episodes run but are not counted.
     block = int(getattr(env, "block_size", 1))
-    k_pad = -(-k // block) * block
+    k_pad = -(-k_local // block) * block
     slots = n * k_pad
     task = jnp.repeat(jnp.arange(n, dtype=jnp.int32), k_pad)  # slot i: task i // k_pad
-    goal = jnp.tile(jnp.arange(k_pad, dtype=jnp.int32) % int(env.num_goals), n)  # episode j: goal j % G
-    counted = jnp.tile(jnp.arange(k_pad) < k, n)
+    counted = jnp.tile(jnp.arange(k_pad) < k_local, n)
     horizon = int(env.episode_length)
     v_reset, v_step = jax.vmap(env.reset), jax.vmap(env.step)
 
     def evaluate(agent_state) -> dict:
-        rng = jax.random.PRNGKey(0)  # env resets are keyed for the interface; actions use none
+        # Env resets are keyed for the interface (MetaWorld's and the test envs' resets ignore
+        # the key: a reset is a table lookup by task and goal); actions use none.
+        rng = jax.random.PRNGKey(0)
+        first = 0 if data.size == 1 else lax.axis_index(data.name) * k_local  # this device's first episode
+        goal = jnp.tile((first + jnp.arange(k_pad, dtype=jnp.int32)) % int(env.num_goals), n)  # episode j: goal j % G
         state = v_reset(jax.random.split(rng, slots), task, goal)
 
         def cond(carry):
@@ -76,7 +88,8 @@ def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50) -> Callable
         _, _, _, _, ret, ret_full, success = lax.while_loop(cond, body, carry)
 
         def per_task(x):  # f[slots] -> f32[N], mean over the counted episodes of each task
-            return jnp.mean(x.reshape(n, k_pad)[:, :k].astype(jnp.float32), axis=1)
+            x = x.reshape(n, k_pad)[:, :k_local].astype(jnp.float32)
+            return jnp.mean(x, axis=1) if data.size == 1 else data.sum(jnp.sum(x, axis=1)) / k
 
         return {"success": per_task(success), "return": per_task(ret), "return_full": per_task(ret_full)}
 

@@ -19,9 +19,12 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import NamedSharding
 
+from drats_jax import mesh as mesh_lib
 from drats_jax.allocation import EPISODE_KEYS, make_allocation
 from drats_jax.config import resolve
+from drats_jax.mesh import DataAxis, MeshSpec
 from drats_jax.samplers import make_sampler
 
 
@@ -46,6 +49,10 @@ class Trainer:
     warmup: Callable[[Any], tuple[Any, dict]]
     run_chunk: Callable[[Any], tuple[Any, dict]]
     train: Callable[[jax.Array], tuple[Any, dict]]
+    mesh: MeshSpec | None = None  # None / one device: the one-device program
+    # (replicated spec, per-device spec) -> a prefix tree of the state's PartitionSpecs
+    # (per-device: env slots and replay rows, split over data).
+    state_specs: Callable[[Any, Any], Any] | None = None
 
     def __call__(self, rng: jax.Array):
         return self.train(rng)
@@ -67,24 +74,58 @@ class Trainer:
         """(init, warmup, run_chunk), jitted; warmup/run_chunk donate the state.
 
         num_seeds=None: one run (rng is one key). Otherwise every function is vmapped
-        over a leading seed axis (rng: keys[num_seeds]).
+        over a leading seed axis (rng: keys[num_seeds]). On a mesh of more than one device
+        each is ``jit(shard_map(vmapped fn))``: seeds split over ``seed``, slots and replay
+        rows over ``data``; init places the keys itself.
         """
         init, warm, chunk = self.init, self.warmup, self.run_chunk
         if num_seeds is not None:
             init, warm, chunk = jax.vmap(init), jax.vmap(warm), jax.vmap(chunk)
-        return jax.jit(init), jax.jit(warm, donate_argnums=0), jax.jit(chunk, donate_argnums=0)
+        if self.mesh is None or self.mesh.size == 1:
+            return jax.jit(init), jax.jit(warm, donate_argnums=0), jax.jit(chunk, donate_argnums=0)
+        seeds = num_seeds is not None
+        if self.mesh.seed > 1 and (not seeds or num_seeds % self.mesh.seed):
+            raise ValueError(f"--mesh seed={self.mesh.seed} must divide the number of seeds ({num_seeds})")
+        mesh = mesh_lib.make_mesh(self.mesh)
+        rep = mesh_lib.specs(seeds, sharded=False)  # metrics, keys: replicated over data
+        state = self.state_specs(rep, mesh_lib.specs(seeds, sharded=True))
+        init_sharded = mesh_lib.shard(init, mesh, (rep,), state)
+        warm = mesh_lib.shard(warm, mesh, (state,), (state, rep), donate=True)
+        chunk = mesh_lib.shard(chunk, mesh, (state,), (state, rep), donate=True)
+
+        def init_placed(rng):
+            return init_sharded(jax.device_put(rng, NamedSharding(mesh, rep)))
+
+        init_placed.sharded = init_sharded  # for jax.eval_shape (checkpoint restore)
+        return init_placed, warm, chunk
+
+    def state_shardings(self, abstract_state, num_seeds: int | None = None):
+        """NamedShardings of a state (e.g. jax.eval_shape of init) on this trainer's mesh."""
+        mesh = mesh_lib.make_mesh(self.mesh)
+        seeds = num_seeds is not None
+        prefix = self.state_specs(mesh_lib.specs(seeds, False), mesh_lib.specs(seeds, True))
+        return mesh_lib.shardings(mesh, prefix, abstract_state)
 
 
-def setup(config, env, sampler=None):
+def setup(config, env, sampler=None, mesh: MeshSpec | None = None):
     """What every learner's make_train starts with: resolve and validate ``config`` for ``env``
-    (ValueError before anything is traced), build the sampler (unless given) and the task
-    allocation. Returns (resolved config, Resolved sizes, sampler, Allocation)."""
+    and ``mesh`` (ValueError before anything is traced), build the sampler (unless given)
+    and the task allocation. Returns (resolved config, Resolved sizes, sampler, Allocation,
+    DataAxis of the mesh)."""
     config, sizes = resolve(config, env)
+    data = DataAxis(1 if mesh is None else mesh.data)
+    if mesh is not None:
+        n = int(env.num_tasks)
+        minibatch = sizes.window_env_steps // config.ppo.num_minibatches
+        mesh_lib.validate_sizes(mesh, num_envs=sizes.num_envs, task_block=sizes.task_block, algo=config.algo,
+                                batch_size=config.sac.batch_size, buffer_capacity=config.buffer_capacity,
+                                rings=n if config.buffer_sampling == "per_task" else 1, minibatch=minibatch)
     if sampler is None:
         sampler = make_sampler(config.sampler, int(env.num_tasks), total_env_steps=config.total_env_steps)
     alloc = make_allocation(env, sampler, num_envs=sizes.num_envs, task_block=sizes.task_block,
-                            window_steps=sizes.window_steps, success_window=config.sampler.success_window)
-    return config, sizes, sampler, alloc
+                            window_steps=sizes.window_steps, success_window=config.sampler.success_window,
+                            data=data)
+    return config, sizes, sampler, alloc, data
 
 
 def chunking(total_env_steps: int, num_envs: int, warmup_steps: int, chunk_length: int) -> tuple[int, int]:

@@ -8,6 +8,12 @@ runs `mj_step` x frame_skip and the `mj_forward` metaworld runs before reading t
 observation. The float64 state travels through JAX as pairs of uint32 words, so nothing
 is lost to JAX's default 32-bit mode, and results never depend on thread scheduling.
 
+Concurrent callbacks: inside a program sharded with shard_map, JAX runs one callback per
+shard at the same time, on separate threads. Each call checks out its own *worker set* (one
+private MjModel/MjData per scene per thread) for its whole duration and returns it after, so
+no two calls ever touch the same MjData; a call that finds every set busy builds a new one
+(once: sets are reused afterwards, at most one per concurrent shard).
+
 The per-slot loop runs in C (`native_step.c`, built and loaded by `native.py`) when a C
 compiler is available: the same MuJoCo calls in the same order, bit-identical to `_run`,
 without holding the GIL. Otherwise, or with METAWORLD_JAX_NATIVE=0, `_run` runs in Python.
@@ -17,6 +23,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import queue
+import threading
 from typing import Sequence
 
 import jax
@@ -38,6 +46,7 @@ class _Worker:
         self.models = {s: scene_adapter.load(s, variant) for s in dict.fromkeys(scenes)}
         self.datas = {s: mujoco.MjData(m) for s, m in self.models.items()}
         self.applied: dict[str, tuple[int, int]] = {}  # scene -> (task, goal) overrides in place
+        self.ptrs = None  # (mjModel*, mjData*) addresses by task, for the native loop
 
     def pointers(self, scenes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Raw mjModel* / mjData* addresses, indexed by task."""
@@ -70,14 +79,35 @@ class MujocoBackend:
             for t, ov in zip(self.tasks, overrides)
         ]
         self._override_vals = [np.stack(list(ov.values()), axis=1) if ov else None for ov in overrides]
-        n = num_threads or min(os.cpu_count() or 1, 8)
-        self._workers = [_Worker(self.scenes, scenes) for _ in range(n)]
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=n) if n > 1 else None
+        self._threads = num_threads or min(os.cpu_count() or 1, 8)
+        self._variant = scenes
+        self._pool = (concurrent.futures.ThreadPoolExecutor(max_workers=self._threads)
+                      if self._threads > 1 else None)
         # None: the Python loop (also for adapted scenes, whose readings may need frame fixes).
         self.native = _native.load() if scenes == "stock" else None
         if self.native is not None:
             self._native_tables = self._build_native_tables(probe)
-            self._native_ptrs = [w.pointers(self.scenes) for w in self._workers]
+        self._sets_lock = threading.Lock()
+        self._worker_sets: list[list[_Worker]] = []
+        self._free_sets: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._free_sets.put(self._new_worker_set())
+
+    def _new_worker_set(self) -> int:
+        """Builds one worker per thread (private models and datas); returns the set's index."""
+        workers = [_Worker(self.scenes, self._variant) for _ in range(self._threads)]
+        if self.native is not None:
+            for w in workers:
+                w.ptrs = w.pointers(self.scenes)
+        with self._sets_lock:
+            self._worker_sets.append(workers)
+            return len(self._worker_sets) - 1
+
+    def _checkout(self) -> int:
+        """A worker set no other call is using (a new one if all are busy)."""
+        try:
+            return self._free_sets.get_nowait()
+        except queue.Empty:
+            return self._new_worker_set()
 
     # ---------- packing ----------
     def pack(self, task: int, state64: np.ndarray) -> np.ndarray:
@@ -114,23 +144,25 @@ class MujocoBackend:
             control = np.ascontiguousarray(control)
         else:
             run = self._run
-        if self._pool is None or len(order) < 2 * len(self._workers):
-            run(0, order, tasks, goals, control, state, readings)
-        else:
-            chunks = np.array_split(order, len(self._workers))
-            futures = [
-                self._pool.submit(run, w, c, tasks, goals, control, state, readings)
-                for w, c in zip(range(len(self._workers)), chunks)
-            ]
-            for f in futures:
-                f.result()
+        k = self._checkout()
+        workers = self._worker_sets[k]
+        try:
+            if self._pool is None or len(order) < 2 * len(workers):
+                run(workers[0], order, tasks, goals, control, state, readings)
+            else:
+                chunks = np.array_split(order, len(workers))
+                futures = [self._pool.submit(run, w, c, tasks, goals, control, state, readings)
+                           for w, c in zip(workers, chunks)]
+                for f in futures:
+                    f.result()
+        finally:
+            self._free_sets.put(k)
         return (
             state.view(np.uint32).reshape(batch + (self.physics_words,)),
             readings.astype(np.float32).reshape(batch + (self.reading_size,)),
         )
 
-    def _run(self, w, slots, tasks, goals, control, state, readings):
-        worker = self._workers[w]
+    def _run(self, worker, slots, tasks, goals, control, state, readings):
         for i in slots:
             t, g = int(tasks[i]), int(goals[i])
             scene = self.scenes[t]
@@ -154,10 +186,10 @@ class MujocoBackend:
             self.readers[t].read(d, readings[i])
             mujoco.mj_getState(m, d, state[i, :n], STATE_SPEC)
 
-    def _run_native(self, w, slots, tasks, goals, control, state, readings):
+    def _run_native(self, worker, slots, tasks, goals, control, state, readings):
         """`_run` in C (native_step.c): same calls, same order, GIL released."""
         slots = np.ascontiguousarray(slots, np.int64)
-        models, datas = self._native_ptrs[w]
+        models, datas = worker.ptrs
         tb = self._native_tables
         ptr = lambda a: a.ctypes.data  # noqa: E731
         rc = self.native.mwj_run(
@@ -170,7 +202,7 @@ class MujocoBackend:
         if rc != 0:
             raise RuntimeError(f"native step failed ({rc})")
         # C applies the overrides on every slot; the Python loop must re-apply after it.
-        self._workers[w].applied.clear()
+        worker.applied.clear()
 
     def _build_native_tables(self, probe):
         """Flat per-task tables for native_step.c (kept alive on self)."""

@@ -16,7 +16,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+
 from drats_jax.agents.ppo.networks import gaussian_entropy, gaussian_log_prob
+from drats_jax.mesh import DataAxis
 
 NORM_EPS = 1e-8
 
@@ -36,21 +38,27 @@ def gae(reward, value, next_value, terminal, truncation, gamma: float, lam: floa
     return adv, adv + value
 
 
-def normalize_advantages(adv: jax.Array, task_id: jax.Array, num_tasks: int, mode: str) -> jax.Array:
+def normalize_advantages(adv: jax.Array, task_id: jax.Array, num_tasks: int, mode: str,
+                         data: DataAxis = DataAxis()) -> jax.Array:
     """Normalised advantages (any shape; task_id the same shape).
 
     per_task: (A - mean_task) / (std_task + 1e-8) with each task's mean and (population) std
     over the given advantages (a task with one sample gets 0); batch: the same over all of
-    them; none: unchanged.
+    them; none: unchanged. ``data``: the advantages are this device's share of a batch split
+    over data; means and stds are those of the global batch (psum'd sums and counts).
     """
     if mode == "none":
         return adv
     if mode == "batch":
-        return (adv - jnp.mean(adv)) / (jnp.std(adv) + NORM_EPS)
+        if data.size == 1:
+            return (adv - jnp.mean(adv)) / (jnp.std(adv) + NORM_EPS)
+        count = data.sum(jnp.asarray(adv.size, jnp.float32))
+        centred = adv - data.sum(jnp.sum(adv)) / count
+        return centred / (jnp.sqrt(data.sum(jnp.sum(centred**2)) / count) + NORM_EPS)
     if mode != "per_task":
         raise ValueError(f"unknown advantage normalisation {mode!r}")
     flat, task = adv.reshape(-1), task_id.reshape(-1)
-    seg = lambda x: jax.ops.segment_sum(x, task, num_segments=num_tasks)  # noqa: E731
+    seg = lambda x: data.sum(jax.ops.segment_sum(x, task, num_segments=num_tasks))  # noqa: E731
     count = jnp.maximum(seg(jnp.ones_like(flat)), 1.0)
     mean = seg(flat) / count
     centred = flat - mean[task]

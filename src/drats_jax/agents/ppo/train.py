@@ -31,7 +31,9 @@ from drats_jax import loop
 from drats_jax.agents.ppo.losses import gae
 from drats_jax.agents.ppo.update import Batch, PPOState, make_ppo
 from drats_jax.allocation import AllocationShortcuts, AllocationState
+from drats_jax.allocation import state_specs as alloc_specs
 from drats_jax.config import TrainConfig
+from drats_jax.mesh import MeshSpec
 from drats_jax.samplers import Sampler
 
 
@@ -68,14 +70,17 @@ class Rollout:
     truncation: jax.Array
 
 
-def make_train(config: TrainConfig, env, sampler: Sampler | None = None) -> loop.Trainer:
+def make_train(config: TrainConfig, env, sampler: Sampler | None = None, mesh: MeshSpec | None = None) -> loop.Trainer:
     """Validates ``config`` against ``env`` (no tracing) and builds the pure train functions.
 
     ``config``'s None defaults are resolved (:func:`drats_jax.config.resolve`); the
     Trainer's ``config`` is the resolved one. ``sampler`` replaces the one named in
-    ``config.sampler`` (custom samplers, tests).
+    ``config.sampler`` (custom samplers, tests). ``mesh``: data > 1 builds the per-device
+    program (E/D slots, the rollout's B/D transitions, advantages normalised over the global
+    rollout, gradients averaged over data); run it through ``trainer.jitted``.
     """
-    config, sizes, sampler, alloc = loop.setup(config, env, sampler)  # raises ValueError before any compile
+    config, sizes, sampler, alloc, data = loop.setup(config, env, sampler, mesh)  # ValueError before any compile
+    e_local = sizes.num_envs // data.size
     n, e = int(env.num_tasks), sizes.num_envs
     obs_size, action_size = int(env.observation_size), int(env.action_size)
     ppo_cfg = config.ppo
@@ -85,7 +90,7 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None) -> loop
         raise ValueError(f"total_env_steps={config.total_env_steps} leaves {max(learn_steps, 0) * e} env steps after "
                          f"warm-up, less than one PPO rollout (one sampler window, {rollout_length * e} env steps)")
     chunk_length, num_chunks = loop.chunking(config.total_env_steps, e, sizes.warmup_steps, rollout_length)
-    agent = make_ppo(ppo_cfg, n, obs_size, action_size)
+    agent = make_ppo(ppo_cfg, n, obs_size, action_size, data)
 
     def init(rng: jax.Array) -> TrainState:
         rng, k_agent, k_env = jax.random.split(rng, 3)
@@ -95,14 +100,15 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None) -> loop
     def random_step(state: TrainState, _):
         """Warm-up: uniform random actions; the transitions are not kept."""
         rng, k_act, k_reset = jax.random.split(state.rng, 3)
-        action = jax.random.uniform(k_act, (e, action_size), jnp.float32, -1.0, 1.0)
+        action = data.local(jax.random.uniform(k_act, (e, action_size), jnp.float32, -1.0, 1.0))
         alloc_state, _, metrics = alloc.step(state.alloc, action, k_reset, False)
         return state.replace(rng=rng, alloc=alloc_state, step=state.step + 1), metrics
 
     def rollout_step(state: TrainState, _):
         rng, k_act, k_reset = jax.random.split(state.rng, 3)
         obs, task = alloc.observe(state.alloc)
-        u, log_prob = agent.sample(state.agent, obs, task, k_act)
+        # Sampled for all E slots, this device's sliced out: each slot gets its one-device noise.
+        u, log_prob = (data.local(x) for x in agent.sample(state.agent, data.gather(obs), data.gather(task), k_act))
         alloc_state, tr, metrics = alloc.step(state.alloc, jnp.clip(u, -1.0, 1.0), k_reset, True)
         kept = Rollout(obs=obs, task_id=task, action=u, log_prob=log_prob, reward=tr.reward, next_obs=tr.next_obs,
                        terminal=tr.terminal, truncation=tr.truncation)
@@ -129,7 +135,7 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None) -> loop
         next_value = agent.value(state.agent, ro.next_obs, ro.task_id)
         advantage, returns = gae(ro.reward, value, next_value, ro.terminal, ro.truncation, ppo_cfg.gamma,
                                  ppo_cfg.gae_lambda)
-        flat = lambda x: x.reshape((chunk_length * e,) + x.shape[2:])  # noqa: E731
+        flat = lambda x: x.reshape((chunk_length * e_local,) + x.shape[2:])  # noqa: E731
         batch = Batch(obs=flat(ro.obs), task_id=flat(ro.task_id), action=flat(ro.action),
                       log_prob=flat(ro.log_prob), advantage=flat(advantage), returns=flat(returns))
         rng, k_update = jax.random.split(state.rng)
@@ -144,4 +150,11 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None) -> loop
 
     return loop.Trainer(config=config, env=env, agent=agent, sampler=sampler, num_envs=e, num_tasks=n,
                         warmup_steps=sizes.warmup_steps, window_steps=sizes.window_steps, chunk_length=chunk_length,
-                        num_chunks=num_chunks, init=init, warmup=warmup, run_chunk=run_chunk, train=train)
+                        num_chunks=num_chunks, init=init, warmup=warmup, run_chunk=run_chunk, train=train,
+                        mesh=mesh, state_specs=state_specs)
+
+
+def state_specs(replicated, per_device) -> TrainState:
+    """Prefix tree of a TrainState's PartitionSpecs (slots split over data)."""
+    return TrainState(rng=replicated, agent=replicated, alloc=alloc_specs(replicated, per_device),
+                      step=replicated, grad_steps=replicated)

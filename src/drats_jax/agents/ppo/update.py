@@ -27,6 +27,7 @@ from drats_jax.agents.ppo import losses
 from drats_jax.agents.ppo.networks import Actor, Critic, gaussian_sample
 from drats_jax.agents.common import adam
 from drats_jax.config import PPOConfig
+from drats_jax.mesh import DataAxis
 
 
 @struct.dataclass
@@ -68,6 +69,9 @@ class PPO(NamedTuple):
     critic: nn.Module
     actor_tx: optax.GradientTransformation
     critic_tx: optax.GradientTransformation
+    # Data-parallel: each device holds B/D transitions of the rollout; advantages are
+    # normalised over the global batch, gradients and metrics averaged over data.
+    data: DataAxis = DataAxis()
 
     def init(self, rng: jax.Array) -> PPOState:
         k_actor, k_critic = jax.random.split(rng)
@@ -103,21 +107,22 @@ class PPO(NamedTuple):
         cfg = self.config
         adv = mb.advantage
         if cfg.advantage_norm == "batch":  # per_task is done once over the whole rollout
-            adv = losses.normalize_advantages(adv, mb.task_id, self.num_tasks, "batch")
+            adv = losses.normalize_advantages(adv, mb.task_id, self.num_tasks, "batch", self.data)
         (_, a_info), a_grads = jax.value_and_grad(losses.actor_loss, has_aux=True)(
             state.actor_params, actor=self.actor, batch=mb, advantage=adv, clip_eps=cfg.clip_eps,
             entropy_coef=cfg.entropy_coef)
         (_, c_info), c_grads = jax.value_and_grad(losses.critic_loss, has_aux=True)(
             state.critic_params, critic=self.critic, batch=mb, value_coef=cfg.value_coef)
         # Materialise the gradients before Adam reads them (see sac.update._barrier).
-        a_grads, c_grads = lax.optimization_barrier((a_grads, c_grads))
+        a_grads, c_grads = lax.optimization_barrier(self.data.mean((a_grads, c_grads)))
         a_updates, actor_opt = self.actor_tx.update(a_grads, state.actor_opt, state.actor_params)
         c_updates, critic_opt = self.critic_tx.update(c_grads, state.critic_opt, state.critic_params)
         new = PPOState(actor_params=optax.apply_updates(state.actor_params, a_updates),
                        critic_params=optax.apply_updates(state.critic_params, c_updates),
                        actor_opt=actor_opt, critic_opt=critic_opt)
         info = {**a_info, **c_info}
-        return new, {k: info[k] for k in LOSS_KEYS}
+        # Averaged over data: the target-KL stop below must be the same decision on every device.
+        return new, self.data.mean({k: info[k] for k in LOSS_KEYS})
 
     def update(self, state: PPOState, batch: Batch, rng: jax.Array):
         """The epochs over one rollout's B = T x E transitions (module docstring).
@@ -128,7 +133,7 @@ class PPO(NamedTuple):
         cfg = self.config
         if cfg.advantage_norm == "per_task":
             batch = batch.replace(advantage=losses.normalize_advantages(
-                batch.advantage, batch.task_id, self.num_tasks, "per_task"))
+                batch.advantage, batch.task_id, self.num_tasks, "per_task", self.data))
         b = batch.obs.shape[0]
         m = cfg.num_minibatches
         size = b // m
@@ -142,6 +147,7 @@ class PPO(NamedTuple):
             return (state, stop), (info, ~stopped, ~stop)
 
         def epoch(carry, key):
+            key = self.data.fold(key)  # each device shuffles its own share
             perm = jax.random.permutation(key, b)[: m * size].reshape(m, size)
             return lax.scan(minibatch, carry, perm)
 
@@ -153,11 +159,11 @@ class PPO(NamedTuple):
         return state, metrics
 
 
-def make_ppo(config: PPOConfig, num_tasks: int, obs_size: int, action_size: int) -> PPO:
+def make_ppo(config: PPOConfig, num_tasks: int, obs_size: int, action_size: int, data: DataAxis = DataAxis()) -> PPO:
     actor = Actor(action_size=action_size, num_tasks=num_tasks, width=config.hidden_width, depth=config.hidden_depth,
                   multi_head=config.multi_head, log_std_min=config.log_std_min, log_std_max=config.log_std_max)
     critic = Critic(num_tasks=num_tasks, width=config.hidden_width, depth=config.hidden_depth,
                     multi_head=config.multi_head)
     return PPO(config=config, num_tasks=num_tasks, obs_size=obs_size, action_size=action_size, actor=actor,
                critic=critic, actor_tx=adam(config.lr, config.adam_eps, config.max_grad_norm),
-               critic_tx=adam(config.lr, config.adam_eps, config.max_grad_norm))
+               critic_tx=adam(config.lr, config.adam_eps, config.max_grad_norm), data=data)

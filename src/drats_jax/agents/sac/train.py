@@ -25,7 +25,9 @@ from drats_jax import buffer as replay
 from drats_jax import loop
 from drats_jax.agents.sac.update import SACState, make_sac
 from drats_jax.allocation import AllocationShortcuts, AllocationState
+from drats_jax.allocation import state_specs as alloc_specs
 from drats_jax.config import TrainConfig
+from drats_jax.mesh import MeshSpec
 from drats_jax.samplers import Sampler
 
 
@@ -49,34 +51,38 @@ class TrainState(AllocationShortcuts):
     grad_steps: jax.Array
 
 
-def make_train(config: TrainConfig, env, sampler: Sampler | None = None) -> loop.Trainer:
+def make_train(config: TrainConfig, env, sampler: Sampler | None = None, mesh: MeshSpec | None = None) -> loop.Trainer:
     """Validates ``config`` against ``env`` (no tracing) and builds the pure train functions.
 
     ``config``'s None defaults are resolved (:func:`drats_jax.config.resolve`); the
     Trainer's ``config`` is the resolved one. ``sampler`` replaces the one named in
-    ``config.sampler`` (custom samplers, tests).
+    ``config.sampler`` (custom samplers, tests). ``mesh``: data > 1 builds the per-device
+    program (E/D slots, capacity/D replay rows, batch/D rows per update, gradients and
+    learner metrics averaged over data); run it through ``trainer.jitted``.
     """
-    config, sizes, sampler, alloc = loop.setup(config, env, sampler)  # raises ValueError before any compile
+    config, sizes, sampler, alloc, data = loop.setup(config, env, sampler, mesh)  # ValueError before any compile
     n, e = int(env.num_tasks), sizes.num_envs
     obs_size, action_size = int(env.observation_size), int(env.action_size)
     sac_cfg = config.sac
     chunk_length, num_chunks = loop.chunking(config.total_env_steps, e, sizes.warmup_steps, config.chunk_length)
-    agent = make_sac(sac_cfg, n, obs_size, action_size)
+    agent = make_sac(sac_cfg, n, obs_size, action_size, data)
     rings = n if config.buffer_sampling == "per_task" else 1  # the replay layout decides the sampling
 
     def init(rng: jax.Array) -> TrainState:
         rng, k_agent, k_env = jax.random.split(rng, 3)
         return TrainState(rng=rng, agent=agent.init(k_agent),
-                          buffer=replay.init(config.buffer_capacity, obs_size, action_size, rings),
+                          buffer=replay.init(config.buffer_capacity // data.size, obs_size, action_size, rings),
                           alloc=alloc.init(k_env),
                           step=jnp.zeros((), jnp.int32), grad_steps=jnp.zeros((), jnp.int32))
 
     def gradient_steps(agent_state, buf, rng):
-        """K SAC updates on batches from the (just updated) buffer; metrics averaged over K."""
+        """K SAC updates on batches from the (just updated) buffer; metrics averaged over K
+        (and over data: each device samples batch/D rows of its own ring, with its own keys)."""
         def one(agent_state, key):
-            k_batch, k_update = jax.random.split(key)
-            batch = replay.sample(buf, k_batch, sac_cfg.batch_size)
-            return agent.update(agent_state, batch, k_update)
+            k_batch, k_update = (data.fold(k) for k in jax.random.split(key))
+            batch = replay.sample(buf, k_batch, sac_cfg.batch_size // data.size)
+            agent_state, metrics = agent.update(agent_state, batch, k_update)
+            return agent_state, data.mean(metrics)
 
         agent_state, metrics = lax.scan(one, agent_state, jax.random.split(rng, config.updates_per_step))
         return agent_state, jax.tree.map(jnp.mean, metrics)
@@ -84,10 +90,12 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None) -> loop
     def vector_step(state: TrainState, learn: bool):
         rng, k_act, k_reset, k_update = jax.random.split(state.rng, 4)
         obs, task = alloc.observe(state.alloc)
+        # Actions for all E slots, this device's sliced out: the policy noise and warm-up
+        # actions of a slot are the one-device draws (the E-slot forward pass is cheap).
         if learn:
-            action = agent.act(state.agent, obs, task, k_act)
+            action = data.local(agent.act(state.agent, data.gather(obs), data.gather(task), k_act))
         else:
-            action = jax.random.uniform(k_act, (e, action_size), jnp.float32, -1.0, 1.0)
+            action = data.local(jax.random.uniform(k_act, (e, action_size), jnp.float32, -1.0, 1.0))
         alloc_state, transition, metrics = alloc.step(state.alloc, action, k_reset, learn)
         buf = replay.insert(state.buffer, transition)
         agent_state, grad_steps = state.agent, state.grad_steps
@@ -120,4 +128,11 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None) -> loop
 
     return loop.Trainer(config=config, env=env, agent=agent, sampler=sampler, num_envs=e, num_tasks=n,
                         warmup_steps=sizes.warmup_steps, window_steps=sizes.window_steps, chunk_length=chunk_length,
-                        num_chunks=num_chunks, init=init, warmup=warmup, run_chunk=run_chunk, train=train)
+                        num_chunks=num_chunks, init=init, warmup=warmup, run_chunk=run_chunk, train=train,
+                        mesh=mesh, state_specs=state_specs)
+
+
+def state_specs(replicated, per_device) -> TrainState:
+    """Prefix tree of a TrainState's PartitionSpecs: replay rows and slots split over data."""
+    return TrainState(rng=replicated, agent=replicated, buffer=per_device,
+                      alloc=alloc_specs(replicated, per_device), step=replicated, grad_steps=replicated)

@@ -20,6 +20,7 @@ from drats_jax.agents.sac import losses
 from drats_jax.agents.sac.networks import Actor, TwinCritic, tanh_gaussian_sample
 from drats_jax.buffer import Transition
 from drats_jax.config import SACConfig
+from drats_jax.mesh import DataAxis
 
 
 @struct.dataclass
@@ -60,6 +61,9 @@ class SAC(NamedTuple):
     critic_tx: optax.GradientTransformation
     alpha_tx: optax.GradientTransformation
     target_entropy: float
+    # Data-parallel: gradients of this device's batch/D rows are averaged over ``data``
+    # before the optimiser (the identity on one device).
+    data: DataAxis = DataAxis()
 
     def init(self, rng: jax.Array) -> SACState:
         k_actor, k_critic = jax.random.split(rng)
@@ -98,20 +102,20 @@ class SAC(NamedTuple):
             state.critic_params, critic=self.critic, actor=self.actor, actor_params=state.actor_params,
             target_params=state.target_critic_params, log_alpha=state.log_alpha, batch=batch, x=x,
             next_x=next_x, gamma=cfg.gamma, rng=k_critic)
-        c_grads = _barrier(c_grads)
+        c_grads = _barrier(self.data.mean(c_grads))
         c_updates, critic_opt = self.critic_tx.update(c_grads, state.critic_opt, state.critic_params)
         critic_params = optax.apply_updates(state.critic_params, c_updates)
 
         (a_loss, logp), a_grads = jax.value_and_grad(losses.actor_loss, has_aux=True)(
             state.actor_params, actor=self.actor, critic=self.critic, critic_params=critic_params,
             log_alpha=state.log_alpha, batch=batch, x=x, rng=k_actor)
-        a_grads = _barrier(a_grads)
+        a_grads = _barrier(self.data.mean(a_grads))
         a_updates, actor_opt = self.actor_tx.update(a_grads, state.actor_opt, state.actor_params)
         actor_params = optax.apply_updates(state.actor_params, a_updates)
 
         t_loss, t_grads = jax.value_and_grad(losses.alpha_loss)(
             state.log_alpha, task_id=batch.task_id, logp=logp, target_entropy=self.target_entropy)
-        t_grads = _barrier(t_grads)
+        t_grads = _barrier(self.data.mean(t_grads))
         t_updates, alpha_opt = self.alpha_tx.update(t_grads, state.alpha_opt, state.log_alpha)
         log_alpha = optax.apply_updates(state.log_alpha, t_updates)
 
@@ -129,7 +133,7 @@ class SAC(NamedTuple):
         return new, metrics
 
 
-def make_sac(config: SACConfig, num_tasks: int, obs_size: int, action_size: int) -> SAC:
+def make_sac(config: SACConfig, num_tasks: int, obs_size: int, action_size: int, data: DataAxis = DataAxis()) -> SAC:
     actor = Actor(action_size=action_size, width=config.hidden_width, depth=config.hidden_depth,
                   layer_norm=config.layer_norm, log_std_min=config.log_std_min, log_std_max=config.log_std_max)
     critic = TwinCritic(width=config.hidden_width, depth=config.hidden_depth, layer_norm=config.layer_norm)
@@ -141,5 +145,5 @@ def make_sac(config: SACConfig, num_tasks: int, obs_size: int, action_size: int)
         critic_tx=adam(config.critic_lr, config.adam_eps, config.max_grad_norm),
         # The reference MTSAC leaves the temperature optimiser unclipped.
         alpha_tx=adam(config.alpha_lr, config.adam_eps, None),
-        target_entropy=target_entropy,
+        target_entropy=target_entropy, data=data,
     )
