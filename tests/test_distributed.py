@@ -131,7 +131,8 @@ def test_prepare_in_two_processes_shares_one_run_folder(tmp_path):
     port = _free_port()
     argv = ["--train.num-envs", "4", "--total-steps", "2000", "--train.warmup-env-steps", "400",
             "--train.chunk-length", "50", "--train.buffer-capacity", "2000", "--train.sac.hidden-width", "16",
-            "--train.sac.hidden-depth", "1", "--train.sac.batch-size", "32", "--eval-episodes", "2", "--no-progress"]
+            "--train.sac.hidden-depth", "1", "--train.sac.batch-size", "32", "--eval-episodes", "4", "--no-progress"]
+    # (the default mesh puts all 4 devices of both processes on data: it must divide the episodes)
     procs = [_start(["prepare", *_flags(port, i), *argv], cwd=tmp_path) for i in range(2)]
     results = [_finish(p) for p in procs]
     assert [r[0] for r in results] == [0, 0], [r[2][-2000:] for r in results]
