@@ -242,7 +242,8 @@ def _chunk_loop(p: Prepared, logger, stop: "_StopRequest", log: Callable[[str], 
     evaluate = _evaluator(trainer, env, cfg.eval_episodes)
     scale = evaluation.return_scale(env)
     if p.resumed is not None:
-        state = jax.device_put(p.resumed[1])
+        # On a mesh it was restored sharded in place (device_put of arrays spanning other processes fails).
+        state = p.resumed[1] if trainer.mesh is not None else jax.device_put(p.resumed[1])
         log(f"resumed {p.out} at {p.resumed[0]:,} env steps per seed")
     else:
         state, _ = warmup(init(seed_keys(cfg)))
