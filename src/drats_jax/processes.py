@@ -7,6 +7,10 @@ folder check failed) go through the coordinator's key-value store (:func:`agree`
 :func:`collectively`), so every process ends with the same one-line error instead of some
 processes failing and the others waiting forever in a collective.
 
+Results of the sharded program that live on other processes' devices (per-seed metrics when
+the ``seed`` axis spans processes) are read on every process with :func:`fetch`; processes started
+with different flags are caught by :func:`check_same` before anything compiles.
+
 In a single-process run every helper is the plain single-process behaviour.
 """
 
