@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import socket
 import subprocess
 import sys
@@ -27,27 +28,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _env(devices: int = 2) -> dict:
+def _env(devices: int = 2, **extra: str) -> dict:
     env = dict(os.environ, PYTHONPATH=f"{REPO / 'src'}:{REPO / 'envs'}:{REPO}", JAX_PLATFORMS="cpu",
-               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", PYTHONUNBUFFERED="1")
     env.pop("DRATS_JAX_TEST_SIGNAL_AT", None)
-    return env
+    return dict(env, **extra)
 
 
-def _start(args: list[str], devices: int = 2, cwd: pathlib.Path = REPO, module: bool = False) -> subprocess.Popen:
+def _start(args: list[str], devices: int = 2, cwd: pathlib.Path = REPO, module: bool = False,
+           **env: str) -> subprocess.Popen:
+    """A worker (or, module=True, ``python -m drats_jax.train``) with ``args``; ``env``: extra variables."""
     cmd = [sys.executable, *(["-m", "drats_jax.train"] if module else [str(WORKER)]), *args]
-    return subprocess.Popen(cmd, cwd=cwd, env=_env(devices), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, cwd=cwd, env=_env(devices, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
-def _finish(proc: subprocess.Popen) -> tuple[int, str, str]:
+# gloo prints its connection lines from several threads at once; they can be torn mid-line.
+_GLOO = re.compile(r"\[Gloo\]|is connected to \d+ peer ranks")
+
+
+def _finish(proc: subprocess.Popen, limit_s: float = LIMIT_S) -> tuple[int, str, str]:
     """-> (exit code, stdout, stderr), both without gloo's connection lines."""
     try:
-        out, err = proc.communicate(timeout=LIMIT_S)
+        out, err = proc.communicate(timeout=limit_s)
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
-        pytest.fail(f"process hung for {LIMIT_S} s: {err[-2000:]}")
-    out, err = ("\n".join(line for line in text.splitlines() if not line.startswith("[Gloo]")) for text in (out, err))
+        pytest.fail(f"process hung for {limit_s} s: {err[-2000:]}")
+    out, err = ("\n".join(line for line in text.splitlines() if not _GLOO.search(line)) for text in (out, err))
     return proc.returncode, out, err.strip()
 
 
@@ -123,7 +131,8 @@ def test_prepare_in_two_processes_shares_one_run_folder(tmp_path):
     port = _free_port()
     argv = ["--train.num-envs", "4", "--total-steps", "2000", "--train.warmup-env-steps", "400",
             "--train.chunk-length", "50", "--train.buffer-capacity", "2000", "--train.sac.hidden-width", "16",
-            "--train.sac.hidden-depth", "1", "--train.sac.batch-size", "32", "--eval-episodes", "2", "--no-progress"]
+            "--train.sac.hidden-depth", "1", "--train.sac.batch-size", "32", "--eval-episodes", "4", "--no-progress"]
+    # (the default mesh puts all 4 devices of both processes on data: it must divide the episodes)
     procs = [_start(["prepare", *_flags(port, i), *argv], cwd=tmp_path) for i in range(2)]
     results = [_finish(p) for p in procs]
     assert [r[0] for r in results] == [0, 0], [r[2][-2000:] for r in results]
@@ -153,15 +162,24 @@ def test_bad_process_flags_are_one_line_exit_2(argv, match, capsys, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_trainer_refuses_a_multi_process_run_without_a_mesh(tmp_path):
-    """Today's program would train the same seeds once per process: each process says so in one
-    line (before joining, so even a lone process ends at once)."""
+@pytest.mark.parametrize("second, match", [
+    (["--train.sac.hidden-width", "32"], "the processes were started with different flags (only --process-id may "
+                                         "differ): process 1 has train.sac.hidden_width=32 (process 0: 16)"),
+    (["--seeds", "2", "--mesh", "seed=2"], "process 1 has mesh='seed=2,data=1' (process 0: None), seeds=2 "
+                                           "(process 0: 1)"),
+    (["--train.sac.hidden-width", "x"], "--train.sac.hidden-width"),  # a parse error on process 1 only
+])
+def test_processes_started_with_different_flags_fail_with_the_same_line(second, match, tmp_path):
+    """Without the check they would compile different programs and wait forever in the first
+    collective; every process says so in the same line, before anything compiles or is written."""
     port = _free_port()
-    procs = [_start([*_flags(port, i), "--tasks", "reach-v3", "--out", str(tmp_path / "run")], module=True)
-             for i in range(2)]
+    argv = ["--tasks", "reach-v3", "--out", str(tmp_path / "run"), "--train.sac.hidden-width", "16"]
+    procs = [_start([*_flags(port, i), *argv, *(second if i == 1 else [])], module=True) for i in range(2)]
+    errors = []
     for code, _, err in (_finish(p) for p in procs):
-        assert code == 2
-        assert "multi-process runs (2 processes, flags) need --mesh" in _one_error_line(err)
+        assert code == 2, err[-2000:]
+        errors.append(_one_error_line(err).removesuffix(" (on process 1)"))
+    assert match in errors[0] and errors[0] == errors[1], errors
     assert not (tmp_path / "run").exists()
 
 

@@ -263,14 +263,19 @@ def check_topology(opts: ProcessOptions, timeout_s: float) -> None:
                          "give every process the same number")
 
 
-def check_supported(opts: ProcessOptions | None) -> None:
-    """Refuses a multi-process run while the trainer has no ``--mesh`` (no ``mesh`` field in
-    cli.RunConfig): today's one-device program would train the same seeds once per process."""
-    from drats_jax import cli  # noqa: PLC0415
+def parse_args(argv: list[str] | None):
+    """cli.parse_args on every process of the run: a parse error on any process, or flags that
+    differ between processes (all but the process options), is the same one-line UsageError on
+    every process, instead of the others waiting forever in the first collective."""
+    from drats_jax import cli, processes  # noqa: PLC0415
 
-    if opts is not None and "mesh" not in {f.name for f in dataclasses.fields(cli.RunConfig)}:
-        raise UsageError(f"multi-process runs ({opts.num_processes} processes, {opts.source}) need --mesh to shard "
-                         "the run over all processes' devices, which this version lacks; run one process")
+    parsed = {}
+    processes.collectively("parse", lambda: parsed.update(cfg=cli.parse_args(argv)))
+    cfg = parsed["cfg"]
+    flat = {k: v for k, v in cli._flatten(cli.to_dict(cfg)).items() if k not in cli.PROCESS_FIELDS}
+    processes.check_same("flags", flat, "the processes were started with different flags (only --process-id "
+                         "may differ)")
+    return cfg
 
 
 def join(argv: list[str], environ: Mapping[str, str] | None = None) -> ProcessOptions | None:
@@ -279,7 +284,6 @@ def join(argv: list[str], environ: Mapping[str, str] | None = None) -> ProcessOp
     if "-h" in argv or "--help" in argv:
         return None
     opts = options_from_argv(argv, environ)
-    check_supported(opts)
     initialize(opts)
     return opts
 

@@ -31,6 +31,8 @@ def run(trainer: Trainer, seed: int = 0, num_seeds: int | None = None, num_chunk
     only chunks after the first (which includes compilation): env_steps_per_s and
     grad_steps_per_s summed over seeds, plus compile-inclusive wall times.
     """
+    from drats_jax import processes  # noqa: PLC0415
+
     init, warmup, chunk = trainer.jitted(num_seeds)
     rng = jax.random.PRNGKey(seed)
     if num_seeds is not None:
@@ -47,7 +49,7 @@ def run(trainer: Trainer, seed: int = 0, num_seeds: int | None = None, num_chunk
     for i in range(num_chunks):
         t = time.perf_counter()
         state, metrics = chunk(state)
-        metrics = jax.device_get(metrics)
+        metrics = processes.fetch(metrics)
         times.append(time.perf_counter() - t)
         history.append(metrics)
         if log is not None:
@@ -102,7 +104,7 @@ def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
 
     from drats_jax import checkpoint, cli, distributed, processes  # noqa: PLC0415
 
-    cfg = cli.parse_args(argv)
+    cfg = distributed.parse_args(argv)  # the same on every process, or one line on each
     distributed.check_joined(cfg.num_processes)
     mesh = _mesh(cfg)
     cfg = dataclasses.replace(cfg, mesh=None if mesh is None else str(mesh))  # recorded in the fingerprint
@@ -240,11 +242,12 @@ def _chunk_loop(p: Prepared, logger, stop: "_StopRequest", log: Callable[[str], 
     evaluate = _evaluator(trainer, env, cfg.eval_episodes)
     scale = evaluation.return_scale(env)
     if p.resumed is not None:
-        state = jax.device_put(p.resumed[1])
+        # On a mesh it was restored sharded in place (device_put of arrays spanning other processes fails).
+        state = p.resumed[1] if trainer.mesh is not None else jax.device_put(p.resumed[1])
         log(f"resumed {p.out} at {p.resumed[0]:,} env steps per seed")
     else:
         state, _ = warmup(init(seed_keys(cfg)))
-    done = (int(np.asarray(state.step).reshape(-1)[0]) - trainer.warmup_steps) // trainer.chunk_length
+    done = (int(processes.fetch(state.step).reshape(-1)[0]) - trainer.warmup_steps) // trainer.chunk_length
     env_steps = (trainer.warmup_steps + done * trainer.chunk_length) * e
     # Tests set this to signal the run at a deterministic point ("SIGKILL:1400", "SIGTERM:1400";
     # a signal from outside races with how fast a tiny run finishes).
@@ -253,7 +256,7 @@ def _chunk_loop(p: Prepared, logger, stop: "_StopRequest", log: Callable[[str], 
         for i in range(done, trainer.num_chunks):
             chunk_start = env_steps
             state, metrics = chunk(state)
-            m = jax.device_get(metrics)
+            m = processes.fetch(metrics)  # the same on every process (a collective)
             env_steps = int(np.asarray(m["env_steps"]).reshape(-1)[0])
             bad = first_nonfinite(m.pop("health"), chunk_start, e)
             if bad is not None:
@@ -268,7 +271,7 @@ def _chunk_loop(p: Prepared, logger, stop: "_StopRequest", log: Callable[[str], 
             last = i == trainer.num_chunks - 1
             # A due evaluation runs even when stopping: the resumed run would not redo it.
             if last or _due(env_steps, per_chunk, cfg.eval_interval):
-                result = jax.device_get(evaluate(state.agent))
+                result = processes.fetch(evaluate(state.agent))
                 summary = evaluation.summarize(result, scale)
                 logger.log("eval", env_steps, per_seed_rows({**summary, **result}, names))
                 bar.set_eval(float(np.mean(summary["mean_success"])), float(np.mean(summary["worst_success"])))

@@ -7,11 +7,17 @@ folder check failed) go through the coordinator's key-value store (:func:`agree`
 :func:`collectively`), so every process ends with the same one-line error instead of some
 processes failing and the others waiting forever in a collective.
 
+Results of the sharded program that live on other processes' devices (per-seed metrics when
+the ``seed`` axis spans processes) are read on every process with :func:`fetch`; processes started
+with different flags are caught by :func:`check_same` before anything compiles.
+
 In a single-process run every helper is the plain single-process behaviour.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import pathlib
 from typing import Callable
 
@@ -55,6 +61,36 @@ def print0(*args, **kwargs) -> None:
         print(*args, **kwargs)
 
 
+def fetch(tree):
+    """Host (numpy) copies of a pytree of jax arrays, the same on every process.
+
+    An array sharded over devices of other processes (e.g. per-seed metrics on a ``seed`` axis
+    that spans processes) cannot be read with ``np.asarray``: such leaves are first made fully
+    replicated by one jitted identity (a collective: every process must call this at the same
+    point of the program). Other leaves are copied as ``jax.device_get`` does.
+    """
+    import jax  # noqa: PLC0415
+    from jax.sharding import NamedSharding, PartitionSpec  # noqa: PLC0415
+
+    leaves, treedef = jax.tree.flatten(tree)
+    spread = [i for i, x in enumerate(leaves) if isinstance(x, jax.Array)
+              and not x.is_fully_addressable and not x.is_fully_replicated]
+    if spread:
+        parts = [leaves[i] for i in spread]
+        replicated = [NamedSharding(x.sharding.mesh, PartitionSpec()) for x in parts]
+        for i, x in zip(spread, _replicate(tuple(replicated))(*parts)):
+            leaves[i] = x
+    return jax.device_get(jax.tree.unflatten(treedef, leaves))
+
+
+@functools.lru_cache(maxsize=16)
+def _replicate(shardings: tuple):
+    """A jitted identity whose outputs have ``shardings`` (cached: one compile per layout)."""
+    import jax  # noqa: PLC0415
+
+    return jax.jit(lambda *xs: xs, out_shardings=shardings)
+
+
 def agree(name: str, value: str) -> str:
     """Process 0's ``value`` on every process (e.g. a run folder named after the clock).
     ``name``: a key unique within the run."""
@@ -95,6 +131,24 @@ def collectively(name: str, fn: Callable[[], object], primary_only: bool = False
         outcome = client.blocking_key_value_get(f"{_PREFIX}/{name}/{i}", int(WAIT_S * 1000))
         if outcome.startswith("error:"):
             raise UsageError(outcome[len("error:"):] + ("" if i == me else f" (on process {i})"))
+
+
+def check_same(name: str, values: dict, what: str) -> None:
+    """Every process publishes ``values`` (a flat dict of JSON values, e.g. its parsed flags) and
+    compares all of them with process 0's: UsageError on every process, the same line, naming the
+    first keys where a process differs (``what`` says what differs). A barrier, too."""
+    client = _client()
+    if client is None:
+        return
+    me, count = process_index(), process_count()
+    client.key_value_set(f"{_PREFIX}/same/{name}/{me}", json.dumps(values, sort_keys=True, default=str))
+    seen = [json.loads(client.blocking_key_value_get(f"{_PREFIX}/same/{name}/{i}", int(WAIT_S * 1000)))
+            for i in range(count)]
+    for i in range(1, count):
+        keys = sorted(k for k in set(seen[0]) | set(seen[i]) if seen[0].get(k) != seen[i].get(k))
+        if keys:
+            shown = ", ".join(f"{k}={seen[i].get(k)!r} (process 0: {seen[0].get(k)!r})" for k in keys[:3])
+            raise UsageError(f"{what}: process {i} has {shown}")
 
 
 def check_visible(folder: pathlib.Path) -> None:
