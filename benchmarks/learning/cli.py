@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--out-dir", default=None, help="JSON/PNG folder (default benchmarks/results)")
     ap.add_argument("--work-dir", default=None, help="run folders and logs (default .cache/learning/<time>)")
     ap.add_argument("--plan", action="store_true", help="print the jobs and the time estimate, run nothing")
+    ap.add_argument("--collect", default=None, metavar="WORK_DIR",
+                    help="run nothing: write the JSON from the run folders of a stopped run started with the same "
+                    "arguments (only peer seeds that finished count; unfinished jobs are named in the JSON)")
     ap.add_argument("--no-plot", action="store_true")
     return ap
 
@@ -140,6 +143,22 @@ def _print_plan(jobs: list[Job], args, work: Path) -> float:
     return est
 
 
+def _mark_collected(jobs: list[Job]) -> None:
+    """--collect: a job counts as done if its log says so (our runs write summary.json, peers a
+    summary row); the others get rc None and an error naming the stopped run."""
+    for job in jobs:
+        done = (job.watch / "summary.json").exists() if job.watch else _peer_done(job)
+        job.rc = 0 if done else None
+        if done and job.watch:  # our run's own wall time (its chunk times were not polled)
+            job.start, job.end = 0.0, float(json.loads((job.watch / "summary.json").read_text())["wall_s"])
+        job.error = None if done else "not finished: the run was stopped and collected with --collect"
+
+
+def _peer_done(job: Job) -> bool:
+    out = Path(job.cmd[job.cmd.index("--out") + 1])
+    return out.exists() and '"kind": "summary"' in out.read_text()
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -190,17 +209,20 @@ def main(argv=None) -> int:
         load_at_start = list(os.getloadavg())
     except OSError:
         load_at_start = None
-    work = Path(args.work_dir) if args.work_dir else REPO / ".cache" / "learning" / datetime.datetime.now().strftime(
+    work = Path(args.collect or args.work_dir) if (args.collect or args.work_dir) else REPO / ".cache" / "learning" / datetime.datetime.now().strftime(
         "%Y%m%d-%H%M%S")
     sections, jobs = _sections(args, work)
     estimate_s = _print_plan(jobs, args, work)
     if args.plan:
         return 0
-    if work.exists() and any(work.iterdir()):
-        raise SystemExit(f"work dir {work} is not empty")
-    work.mkdir(parents=True, exist_ok=True)
-    if not _run(jobs, args, work):
-        return 130
+    if args.collect:
+        _mark_collected(jobs)
+    else:
+        if work.exists() and any(work.iterdir()):
+            raise SystemExit(f"work dir {work} is not empty")
+        work.mkdir(parents=True, exist_ok=True)
+        if not _run(jobs, args, work):
+            return 130
     result = {"schema_version": SCHEMA_VERSION,
               "config": vars(args) | {"work_dir": str(work), "assumed_speeds": ASSUMED, "estimate_s": estimate_s,
                                       "load_average_at_start": load_at_start},

@@ -152,12 +152,24 @@ def _ppo_lines(ppo: dict) -> list[str]:
     return lines + [""]
 
 
-def _verdict_lines(single: dict) -> list[str]:
-    if not single.get("verdicts"):
+def _peer_seed_note(section: dict) -> list[str]:
+    """Where fewer peer seeds finished than were planned (a run collected with --collect)."""
+    short = [f"{t}: {len((e.get('peer') or {}).get('seeds') or [])}" for t, e in section["tasks"].items()
+             if len((e.get("peer") or {}).get("seeds") or []) < section["seeds"]]
+    if not short or not section["peer"].get("ran"):
         return []
+    return [f"**Peer seeds that finished** (of {section['seeds']} planned; the run was stopped and collected): "
+            + ", ".join(short) + ". Where no peer seed finished there is no comparison; with one, its CI is a point.",
+            ""]
+
+
+def _verdict_lines(single: dict) -> list[str]:
+    lines = _peer_seed_note(single)
+    if not single.get("verdicts"):
+        return lines
     vc = single.get("verdict_counts_iqm") or {}
     below = [f"{x['task']} @ {x['env_steps']:,}" for x in single["verdicts"] if x["iqm"] == "below"]
-    lines = [f"Our success (IQM) lies within the peer's 95% CI at {vc.get('within', 0)} and above it at "
+    lines += [f"Our success (IQM) lies within the peer's 95% CI at {vc.get('within', 0)} and above it at "
              f"{vc.get('above', 0)} of {len(single['verdicts'])} evaluation points"
              + (f"; below it at {', '.join(below)}." if below else ": at every point within or above."), ""]
     fa = single.get("final_all_tasks")

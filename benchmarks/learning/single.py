@@ -69,13 +69,15 @@ def run_single(args, work: Path) -> tuple[dict, list[Job], callable]:
 
 def _peer_entry(pjobs: list[tuple[Job, Path]]) -> tuple[dict, dict]:
     """The peer's curves and per-seed timings of one task; (entry, the first summary row or {})."""
+    pjobs = [(pj, f) for pj, f in pjobs if pj.rc == 0]  # seeds that finished (all, unless --collect)
     peer = cv.peer_curves([f for _, f in pjobs])
     timing = []
-    for seed, (pj, _) in enumerate(pjobs):
+    for pj, _ in pjobs:
+        seed = int(pj.cmd[pj.cmd.index("--seed") + 1])
         summ = next((x for x in peer["summaries"] if x["seed"] == seed), None) or {}
         at = [{"env_steps": r["env_steps"], "train_s": r["train_s"], "eval_s": r["eval_s"]}
               for r in peer["evals"] if r["seed"] == seed]
-        t = {"seed": seed, "wall_s": pj.wall_s, "seeds_per_process": 1, "at_eval": at,
+        t = {"seed": seed, "wall_s": pj.wall_s or summ.get("wall_s"), "seeds_per_process": 1, "at_eval": at,
              "train_s": summ.get("train_s"), "eval_s": summ.get("eval_s"), "setup_s": summ.get("setup_s")}
         t.update(rates(at, 1, summ.get("wall_s"), summ.get("eval_s", 0.0), summ.get("env_steps")))
         timing.append(t)
