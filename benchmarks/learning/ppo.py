@@ -13,10 +13,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from benchmarks.learning import curves as cv
-from benchmarks.learning.jobs import Job, our_timing
+from benchmarks.learning.jobs import Job
 from benchmarks.learning.plan import REPO, our_eval_points, parse_tasks
-from benchmarks.learning.single import _peer_entry, peer_available, single_stats
+from benchmarks.learning.single import collect_tasks, peer_available, single_stats
 
 # Given explicitly to both learners (the DRATS paper's MT10 PPO, shared/docs/drats.md).
 PPO_SHARED = {"hidden_width": 400, "hidden_depth": 3, "lr": 5e-4, "gamma": 0.99, "gae_lambda": 0.97, "clip": 0.2,
@@ -98,20 +97,7 @@ def run_ppo(args, work: Path) -> tuple[dict, list[Job], callable]:
             peer_jobs.setdefault(task, []).append((pj, f))
 
     def finish(section: dict) -> dict:
-        section["tasks"], peer_summary = {}, {}
-        for task, plan in plans.items():
-            job, out = ours_jobs[task]
-            ours = cv.our_curves(out, [task])
-            section["ours_config"] = section.get("ours_config") or cv.run_config(out)
-            entry = {"plan": plan, "ours": {**ours, "job": job.record(),
-                                            "timing": our_timing(job, plan["eval_points"], args.ppo_seeds),
-                                            "eval_points_match": ours["points"] == plan["eval_points"]}}
-            if task in peer_jobs:
-                entry["peer"], summary = _peer_entry(peer_jobs[task])
-                peer_summary = peer_summary or summary
-            section["tasks"][task] = entry
-        section["peer"]["settings"] = peer_summary.get("peer_settings")
-        section["peer"]["versions"] = peer_summary.get("versions")
+        collect_tasks(section, plans, ours_jobs, peer_jobs, args.ppo_seeds)
         section["differences"] = differences(section["peer"]["settings"])
         single_stats(section, args.reps)
         return section

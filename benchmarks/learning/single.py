@@ -45,26 +45,31 @@ def run_single(args, work: Path) -> tuple[dict, list[Job], callable]:
             peer_jobs.setdefault(task, []).append((pj, f))
 
     def finish(section: dict) -> dict:
-        section["tasks"], ours_cfg, peer_summary = {}, None, {}
-        for task, plan in plans.items():
-            job, out = ours_jobs[task]
-            ours = cv.our_curves(out, [task])
-            ours_cfg = ours_cfg or cv.run_config(out)
-            entry = {"plan": plan, "ours": {**ours, "job": job.record(),
-                                            "timing": our_timing(job, plan["eval_points"], args.seeds),
-                                            "eval_points_match": ours["points"] == plan["eval_points"]}}
-            if task in peer_jobs:
-                entry["peer"], summary = _peer_entry(peer_jobs[task])
-                peer_summary = peer_summary or summary
-            section["tasks"][task] = entry
-        section["ours_config"] = ours_cfg
-        section["peer"]["settings"] = peer_summary.get("peer_settings")
-        section["peer"]["versions"] = peer_summary.get("versions")
+        collect_tasks(section, plans, ours_jobs, peer_jobs, args.seeds)
+        ours_cfg = section["ours_config"]
         section["differences"] = differences(ours_cfg, section["peer"]["settings"])
         single_stats(section, args.reps)
         return section
 
     return section, jobs, finish
+
+
+def collect_tasks(section: dict, plans: dict, ours_jobs: dict, peer_jobs: dict, seeds: int) -> None:
+    """Fills section["tasks"] (per task: plan, our curves and timing, the peer's), "ours_config"
+    and the peer's settings and versions (from its first summary row)."""
+    section["tasks"], peer_summary = {}, {}
+    for task, plan in plans.items():
+        job, out = ours_jobs[task]
+        ours = cv.our_curves(out, [task])
+        section["ours_config"] = section.get("ours_config") or cv.run_config(out)
+        entry = {"plan": plan, "ours": {**ours, "job": job.record(), "timing": our_timing(job, plan["eval_points"], seeds),
+                                        "eval_points_match": ours["points"] == plan["eval_points"]}}
+        if task in peer_jobs:
+            entry["peer"], summary = _peer_entry(peer_jobs[task])
+            peer_summary = peer_summary or summary
+        section["tasks"][task] = entry
+    section["peer"]["settings"] = peer_summary.get("peer_settings")
+    section["peer"]["versions"] = peer_summary.get("versions")
 
 
 def _peer_entry(pjobs: list[tuple[Job, Path]]) -> tuple[dict, dict]:
