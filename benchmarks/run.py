@@ -111,7 +111,7 @@ TARGETS = {"env_vs_metaworld_sync": 10.0, "drats_over_uniform": 0.98}
 # What a result JSON must hold (checked by tests/test_benchmarks.py and by benchmarks.report).
 SCHEMA = {
     "top": ("benchmark", "schema_version", "preset", "scale", "date", "machine", "device", "device_kind",
-            "versions", "commit", "config", "env_only", "metaworld", "training", "training_ppo", "breakdown", "targets",
+            "versions", "commit", "config", "env_only", "metaworld", "training", "breakdown", "targets",
             "runtime_s"),
     "env_only": ("suite", "num_tasks", "batch", "steps_per_call", "env_steps_per_s", "env_steps_per_s_best",
                  "times_s", "lower_s", "compile_s", "first_call_s", "make_s"),
@@ -127,6 +127,7 @@ SCHEMA = {
 def validate(result: dict) -> list[str]:
     """Schema problems of a result dict (empty list: fine). Sections that were skipped may be
     empty (``[]`` / ``{}``) but must be present."""
+    # training_ppo is optional: results from before PPO was timed have none.
     errs = [f"missing top-level key {k!r}" for k in SCHEMA["top"] if k not in result]
     for row in result.get("env_only", []):
         errs += [f"env_only row lacks {k!r}" for k in SCHEMA["env_only"] if k not in row]

@@ -182,9 +182,10 @@ def _peer_mtsac(args) -> dict:
     return {"ran": False, "python": args.peer_mtsac_python,
             "reason": ("--peer-mtsac-python was given, but this version of benchmarks.learning has no driver for "
                        "metaworld-algorithms' train() yet" if args.peer_mtsac_python else
-                       "not driven by this version: it needs Python >= 3.12 in its own venv (see "
-                       "shared/docs/learning.md) and a driver calling its train() on CPU; pass --peer-mtsac-python "
-                       "once one exists")}
+                       "not driven by this version: it needs Python >= 3.12 in its own venv (pyenv's 3.12.1 exists on "
+                       "the development machine), metaworld from its own fork (rainx0r/Metaworld, a git source in its uv "
+                       "config, not on PyPI) and a driver calling its train() on CPU at our config and budget; pass "
+                       "--peer-mtsac-python once one exists")}
 
 
 def _write(result: dict, args) -> Path:

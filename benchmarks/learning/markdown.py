@@ -63,8 +63,10 @@ def section(result: dict, source: str) -> str:
              f"{m.get('cpu_count')} CPU cores" + (f" ({m['processor']})" if m.get("processor") else "")
              + f"; jax {v.get('jax')}, mujoco {v.get('mujoco')}, metaworld {v.get('metaworld')}; commit "
              f"`{result.get('commit')}`" + (" (+ local changes)" if result.get("commit_dirty") else "")
-             + f"; {result['date']}; {cfg['jobs']} jobs at a time; total {result['runtime_s'] / 60:.1f} min; "
-             f"source `{source}` (curves: `{result.get('png')}`).", ""]
+             + f"; {result['date']}; {cfg['jobs']} jobs at a time; "
+             + ("written with `--collect` from the run folders of a run stopped before its end (its jobs' wall times "
+                "are below); " if cfg.get("collect") else f"total {result['runtime_s'] / 60:.1f} min; ")
+             + f"source `{source}` (curves: `{result.get('png')}`).", ""]
     if result.get("single"):
         lines += _single_lines(result["single"])
     if result.get("mt10"):
