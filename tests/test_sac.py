@@ -81,3 +81,17 @@ def test_updates_fit_a_fixed_batch_and_move_targets_slowly():
     target = state.target_critic_params["params"]["q1"]["MLP_0"]["Dense_0"]["kernel"]
     assert not np.allclose(online, target)
     assert np.all(np.isfinite(state.log_alpha)) and state.log_alpha.shape == (3,)
+
+
+def test_gradient_clip_is_optional():
+    """max_grad_norm None (the peer-aligned setting) builds unclipped Adam; 0 is refused."""
+    import optax  # noqa: PLC0415
+    import pytest  # noqa: PLC0415
+
+    def clipped(cfg):
+        state = make_sac(cfg, 1, 3, 2).critic_tx.init(jnp.zeros(3))
+        return isinstance(state, tuple) and isinstance(state[0], optax.EmptyState)
+
+    assert clipped(SACConfig()) and not clipped(SACConfig(max_grad_norm=None))
+    with pytest.raises(ValueError, match="max_grad_norm"):
+        SACConfig(max_grad_norm=0.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from pathlib import Path
 
 from benchmarks.learning.plan import BENCH, mt10_label
@@ -104,6 +105,9 @@ def _single_lines(single: dict) -> list[str]:
         "1 env, 1 gradient step per env step", f"gamma {sh['gamma']}", f"tau {sh['tau']}",
         f"initial temperature {sh['initial_temperature']:g}", f"target entropy {sh['target_entropy']:g}",
         "replay buffer holding the whole run", "bootstrap through truncation", sh["env"]]) + ".", ""]
+    if single.get("ours_args"):
+        lines += [f"Our runs also pass `{shlex.join(single['ours_args'])}` (`--ours-args`; "
+                  "the remaining differences below reflect it).", ""]
     lines += _curve_table(single, "sbx-rl")
     lines.append("")
     lines += _verdict_lines(single)

@@ -51,7 +51,8 @@ class SACConfig:
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     alpha_lr: float = 3e-4
-    max_grad_norm: float = 1.0  # global-norm clip of the actor's and the critics' gradients (not the temperature's)
+    # Global-norm clip of the actor's and the critics' gradients (not the temperature's); None: no clip.
+    max_grad_norm: float | None = 1.0
     adam_eps: float = 1e-5  # Adam's epsilon (the reference's; optax's default is 1e-8)
     gamma: float = 0.99
     tau: float = 0.005  # Polyak rate of the target critics
@@ -65,8 +66,10 @@ class SACConfig:
         _positive("sac.hidden_width", self.hidden_width)
         _positive("sac.hidden_depth", self.hidden_depth)
         _positive("sac.batch_size", self.batch_size)
-        for name in ("actor_lr", "critic_lr", "alpha_lr", "max_grad_norm", "adam_eps", "initial_temperature"):
+        for name in ("actor_lr", "critic_lr", "alpha_lr", "adam_eps", "initial_temperature"):
             _positive(f"sac.{name}", getattr(self, name))
+        if self.max_grad_norm is not None:
+            _positive("sac.max_grad_norm", self.max_grad_norm)
         _in_unit("sac.gamma", self.gamma, high_open=True)
         _in_unit("sac.tau", self.tau, low_open=True)
         if not self.log_std_min < self.log_std_max:

@@ -21,6 +21,7 @@ import numpy as np
 
 from drats_jax.agents import make_train
 from drats_jax.loop import Trainer
+from drats_jax.safety import Diverged, StopRequest, first_nonfinite
 
 
 def run(trainer: Trainer, seed: int = 0, num_seeds: int | None = None, num_chunks: int | None = None,
@@ -213,7 +214,7 @@ def train_and_evaluate(p: Prepared, log: Callable[[str], None] | None = None) ->
                            config=cli_dict(cfg)) if processes.is_primary() else NullLogger()
     t0 = time.perf_counter()
     try:
-        with _StopRequest() as stop:
+        with StopRequest() as stop:
             env_steps = _chunk_loop(p, logger, stop, log)
     finally:
         logger.close()
@@ -227,7 +228,7 @@ def train_and_evaluate(p: Prepared, log: Callable[[str], None] | None = None) ->
     return _write_summary(p.out, time.perf_counter() - t0)
 
 
-def _chunk_loop(p: Prepared, logger, stop: "_StopRequest", log: Callable[[str], None]) -> int:
+def _chunk_loop(p: Prepared, logger, stop: StopRequest, log: Callable[[str], None]) -> int:
     """Warm-up (unless resumed), then chunks until the end or a stop request; returns the
     env steps per seed reached."""
     from drats_jax import evaluate as evaluation  # noqa: PLC0415
@@ -299,62 +300,6 @@ def _write_summary(out, wall_s: float) -> dict:
     tmp.write_text(json.dumps(summary, indent=2) + "\n")
     tmp.replace(out / "summary.json")
     return summary
-
-
-# Within one vector step, the order in which a NaN spreads: name the first as the cause.
-_CAUSE_ORDER = ("critic_loss", "q_mean", "critic_params", "actor_loss", "entropy", "actor_params", "alpha_loss",
-                "alpha_mean", "log_alpha",  # SAC
-                "value_loss", "policy_loss", "approx_kl", "clip_frac")  # PPO (with critic/actor params, entropy)
-
-
-class Diverged(Exception):
-    """A loss or parameter became NaN/inf; str(error) is one line naming the metric and step."""
-
-
-def first_nonfinite(health: dict, chunk_start: int, num_envs: int) -> str | None:
-    """The earliest non-finite learner metric or parameter of a chunk, as one line, or None.
-
-    health: {name: i32[S]} from run_chunk (first bad vector step of the chunk, -1 if none);
-    chunk_start: env steps per seed before the chunk. Ties name the first metric in order.
-    """
-    found = []
-    for name, idx in health.items():
-        idx = np.asarray(idx).reshape(-1)
-        for seed in np.flatnonzero(idx >= 0):
-            order = _CAUSE_ORDER.index(name) if name in _CAUSE_ORDER else len(_CAUSE_ORDER)
-            found.append((chunk_start + (int(idx[seed]) + 1) * num_envs, order, name, int(seed)))
-    if not found:
-        return None
-    at, _, name, seed = min(found)
-    what = "parameters" if name.endswith("params") or name == "log_alpha" else "loss/metric"
-    return f"non-finite {name} ({what}) at env step {at:,} (seed {seed})"
-
-
-class _StopRequest:
-    """Turns SIGTERM/SIGINT (cluster preemption, Ctrl-C) into a request the driver honours at
-    the next chunk boundary: checkpoint, then exit 0. A second signal stops at once."""
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-    def __init__(self):
-        self.requested: str | None = None
-        self._previous = {}
-
-    def _handle(self, signum, frame):
-        if self.requested is not None:  # second signal: the default behaviour
-            signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
-            signal.raise_signal(signum)
-            return
-        self.requested = signal.Signals(signum).name
-
-    def __enter__(self):
-        for sig in self.SIGNALS:
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def _train_metrics(m: dict) -> dict:
