@@ -245,6 +245,8 @@ def _mt10_peer_lines(mt10: dict) -> list[str]:
     v, s = peer.get("versions") or {}, peer.get("settings") or {}
     c = mt10["config"]
     done, planned = peer.get("seeds_finished") or [], peer.get("seeds_planned")
+    if not done:
+        return [f"Reference MTSAC: none of its {planned} seeds finished (their errors are in the table).", ""]
     points = ", ".join(f"{p:,}" for p in c.get("eval_points") or [])
     ours_batch = c["cpu_train_config"]["sac"]["batch_size"]
     return [f"**Reference MTSAC** (rainx0r/metaworld-algorithms {v.get('metaworld-algorithms') or ''}, jax "
