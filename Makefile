@@ -10,10 +10,17 @@ WARP_PY := $(WARP_VENV)/bin/python
 BENCH_PYTHON ?= python3.11
 BENCH_VENV := .venv-bench
 BENCH_PY := $(BENCH_VENV)/bin/python
+# The reference MTSAC (rainx0r/metaworld-algorithms, Python >= 3.12) for the learning benchmark's MT10
+# section: its own venv and its source clone outside the tree (beside the repo by default).
+MTSAC_PYTHON ?= $(or $(shell command -v python3.12 2>/dev/null),$(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python)),python3.12)
+MTSAC_VENV ?= $(abspath $(CURDIR)/..)/peers/venv-mtsac
+MTSAC_SRC ?= $(abspath $(CURDIR)/..)/peers/metaworld-algorithms
+MTSAC_REPO ?= https://github.com/rainx0r/metaworld-algorithms
+MTSAC_COMMIT ?= 30c9991f5e1e6e119d3f98266add3828390a038e
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export METAWORLD_JAX_CACHE ?= $(CURDIR)/.cache/metaworld_jax
 
-.PHONY: install install-warp install-gpu install-bench test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning bench-ppo bench-scaling clean
+.PHONY: install install-warp install-gpu install-bench install-mtsac test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning bench-mtsac bench-ppo bench-scaling clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +67,20 @@ $(BENCH_VENV)/.installed: requirements/bench.txt
 
 install-bench: $(BENCH_VENV)/.installed
 
+# The reference MTSAC: clones MTSAC_REPO at MTSAC_COMMIT into MTSAC_SRC (kept if there), a venv at
+# MTSAC_VENV with the versions of its uv.lock (requirements/mtsac.txt, jax CPU), the package from
+# the clone without its dependencies. E.g. make install-mtsac MTSAC_VENV=/opt/venv-mtsac.
+$(MTSAC_VENV)/.installed: requirements/mtsac.txt
+	test -d $(MTSAC_SRC)/.git || git clone -q $(MTSAC_REPO) $(MTSAC_SRC)
+	git -C $(MTSAC_SRC) -c advice.detachedHead=false checkout -q $(MTSAC_COMMIT)
+	$(MTSAC_PYTHON) -m venv $(MTSAC_VENV)
+	$(MTSAC_VENV)/bin/python -m pip install -q -r requirements/mtsac.txt
+	$(MTSAC_VENV)/bin/python -m pip install -q --no-deps -e $(MTSAC_SRC)
+	$(MTSAC_VENV)/bin/python -c "import jax, metaworld, metaworld_algorithms.rl.algorithms; print('jax', jax.__version__, jax.devices())"
+	touch $@
+
+install-mtsac: $(MTSAC_VENV)/.installed
+
 # The main suite, then the MJX-Warp tests (Warp's CPU backend here; GPU tests: -m gpu).
 test: install install-warp
 	$(PY) -m pytest -q
@@ -97,6 +118,14 @@ bench-scaling: install
 # BENCH_ARGS="--plan" prints the estimate). BENCH_ARGS: extra flags, e.g. BENCH_ARGS="--quick".
 bench-learning: install install-bench
 	$(PY) -m benchmarks.learning --peer-python $(BENCH_PY) $(BENCH_ARGS)
+	$(PY) -m benchmarks.report
+
+# The MT10 section with the reference MTSAC beside our runs (one process per seed). Only the reference,
+# into an earlier run's work dir, then both collected: make bench-mtsac BENCH_ARGS="--mt10-peer-only
+# --work-dir .cache/learning/<time>", then python -m benchmarks.learning --sections mt10
+# --peer-mtsac-python $(MTSAC_VENV)/bin/python --collect .cache/learning/<time>.
+bench-mtsac: install install-mtsac
+	$(PY) -m benchmarks.learning --sections mt10 --peer-mtsac-python $(MTSAC_VENV)/bin/python $(BENCH_ARGS)
 	$(PY) -m benchmarks.report
 
 # PPO ours vs stable-baselines3's PPO on single MetaWorld tasks (paper settings; its own learning-*.json).

@@ -326,3 +326,124 @@ def test_sb3_ppo_peer_runs_metaworld_protocol(tmp_path):
     assert s["n_steps"] == 100 and s["batch_size"] == 50 and s["n_epochs"] == 2
     assert s["sb3_target_kl"] == pytest.approx(0.05 / 1.5) and s["activation"] == "ReLU"
     assert summary["horizon"] == 500 and summary["versions"]["stable-baselines3"]
+
+
+# The reference MTSAC's venv (make install-mtsac; MTSAC_VENV, default ../peers/venv-mtsac beside the repo).
+_MTSAC_PY = __import__("pathlib").Path(__import__("os").environ.get(
+    "MTSAC_PYTHON", __import__("pathlib").Path(__file__).resolve().parents[2] / "peers" / "venv-mtsac" / "bin" / "python"))
+_MT10 = ["reach-v3", "push-v3", "pick-place-v3", "door-open-v3", "drawer-open-v3", "drawer-close-v3",
+         "button-press-topdown-v3", "peg-insert-side-v3", "window-open-v3", "window-close-v3"]
+
+
+def _mtsac_rows(seed: int, points: list[int], rng, finished: bool) -> list[dict]:
+    rows = []
+    for p in points:
+        succ = {t: float(rng.random()) for t in _MT10}
+        rows.append({"kind": "eval", "env_steps": p, "seed": seed, "success": succ,
+                     "return": {t: 100.0 for t in _MT10}, "mean_success": sum(succ.values()) / 10,
+                     "worst_success": min(succ.values()), "eval_s": 5.0, "wall_s": 10.0 * p / points[0],
+                     "train_s": 10.0 * p / points[0] - 5.0, "grad_steps": p // 10})
+    if finished:
+        rows.append({"kind": "summary", "seed": seed, "env_steps": points[-1], "wall_s": 40.0, "train_s": 30.0,
+                     "eval_s": 10.0, "setup_s": 5.0, "task_names": _MT10,
+                     "peer_settings": {"batch_size": 260, "warmstart_vector_steps": 1000},
+                     "versions": {"metaworld-algorithms": "0.1.0", "jax": "0.10.0", "metaworld": "3.1.1"}})
+    return rows
+
+
+def test_mtsac_peer_plan_collect_statistics_and_markdown(tmp_path, capsys):
+    """--peer-mtsac-python adds one reference-MTSAC job per seed to the mt10 section at our budget,
+    settings and evaluation points; on synthetic JSONL rows (no peer venv needed), --collect counts
+    the seeds that finished, the peer gets rliable statistics beside our runs, the README section
+    and the figure show it. --mt10-peer-only runs only its jobs."""
+    import numpy as np
+
+    from benchmarks.learning import cli, markdown, mt10, plot
+
+    fake = tmp_path / "python"  # stands for the peer venv's python: only its existence is checked
+    fake.write_text("")
+    work = tmp_path / "work"
+    argv = ["--sections", "mt10", "--peer-mtsac-python", str(fake), "--mt10-seeds", "2", "--work-dir", str(work)]
+    assert cli.main(argv + ["--plan"]) == 0
+    out = capsys.readouterr().out
+    peer = [line.split(": ", 2)[2] for line in out.splitlines() if "mtsac_peer.py" in line]
+    assert len(peer) == 2 and {c.split("--seed ")[1].split()[0] for c in peer} == {"0", "1"}
+    for c in peer:  # the CPU config's settings; evaluation where our runs evaluate
+        for flag in ("--total-steps 120000", "--warmup 10000", "--eval-steps 40000,80000,120000", "--eval-episodes 50",
+                     "--width 256", "--depth 2", "--batch-size 256", "--lr 0.0003", "--max-grad-norm 1.0"):
+            assert f" {flag} " in c, (flag, c)
+    args = cli.build_args(argv)
+    sec, jobs, finish = mt10.run_mt10(args, work)
+    assert sec["peer"]["ran"] and sec["config"]["eval_points"] == [40000, 80000, 120000]
+    assert [j.kind for j in jobs].count("peer-mt10") == 2 and len(jobs) == 6
+    only = cli.build_args(argv + ["--mt10-peer-only"])
+    assert [j.kind for j in mt10.run_mt10(only, work)[1]] == ["peer-mt10"] * 2
+    with pytest.raises(SystemExit):
+        cli.build_args(["--mt10-peer-only", "--peer-mtsac-python", str(fake)])  # needs --sections mt10 alone
+
+    rng, points = np.random.default_rng(2), [40000, 80000, 120000]
+    for job in jobs:
+        if job.kind == "peer-mt10":  # seed 0 finished, seed 1 was stopped after its first evaluation
+            seed = int(job.cmd[job.cmd.index("--seed") + 1])
+            f = cli._out(job)
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text("".join(json.dumps(r) + "\n" for r in _mtsac_rows(seed, points[: 3 - 2 * seed], rng, seed == 0)))
+        else:  # our run folders: eval rows of 2 vmapped seeds and summary.json
+            job.watch.mkdir(parents=True)
+            rows = [{"env_steps": p, "seed": s, "mean_success": 0.5, "worst_success": 0.1,
+                     **{f"success/{t}": float(rng.random()) for t in _MT10}, **{f"return/{t}": 1.0 for t in _MT10}}
+                    for p in points for s in (0, 1)]
+            (job.watch / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+            (job.watch / "summary.json").write_text(json.dumps({"wall_s": 100.0}))
+    cli._mark_collected(jobs)
+    assert sorted(j.rc is None for j in jobs) == [False] * 5 + [True]
+    sec = finish(sec)
+    ref = sec["runs"][mt10.PEER]
+    assert ref["seeds"] == [0] and ref["points"] == points and sec["peer"]["seeds_finished"] == [0]
+    assert np.asarray(ref["success"]).shape == (1, 10, 3) and sec["task_names"] == _MT10
+    st = sec["stats"]
+    assert mt10.PEER in st["runs"] and st["points"] == points and len(st["runs"]) == 5
+    assert st["final_per_task"][mt10.PEER]["reach-v3"] == pytest.approx(ref["success"][0][0][-1])
+    pm = cli._peer_mtsac(args, sec)
+    assert pm["ran"] and pm["seeds_finished"] == [0] and pm["reason"] is None
+    result = {"machine": {"cpu_count": 2}, "versions": {}, "config": {"jobs": 2, "collect": str(work)}, "date": "today",
+              "runtime_s": 1.0, "single": None, "mt10": sec, "peer_mtsac": pm}
+    text = markdown.section(result, "learning-x.json")
+    assert text.count(mt10.PEER_LABEL) >= 3  # final table row, curve table row, per-task column
+    assert "**Reference MTSAC** (rainx0r/metaworld-algorithms 0.1.0" in text and "1 of 2 seeds finished" in text
+    assert "batch 260" in text and "not run" not in text
+    assert plot.plot(result, tmp_path / "fig.png").stat().st_size > 0
+    no_peer = mt10.run_mt10(cli.build_args(["--sections", "mt10"]), work)[0]["peer"]
+    assert not no_peer["ran"] and "--peer-mtsac-python not given" in no_peer["reason"]
+
+
+@pytest.mark.timeout(420)
+@pytest.mark.skipif(not _MTSAC_PY.exists(), reason="the reference MTSAC's venv is not installed: `make install-mtsac` "
+                    "creates it (or set MTSAC_PYTHON)")
+def test_mtsac_peer_runs_metaworld_mt10(tmp_path):
+    """benchmarks/mtsac_peer.py in the reference's venv, tiny budget: metaworld-algorithms' MTSAC on
+    metaworld 3.1.1's MT10 (one env per task), evaluation per task at the asked env steps, warm-up in
+    vector steps, the batch rounded to a multiple of the 10 tasks, the settings it ran with recorded."""
+    import subprocess
+
+    out = tmp_path / "mtsac.jsonl"
+    repo = __import__("pathlib").Path(__file__).resolve().parents[1]
+    proc = subprocess.run([str(_MTSAC_PY), str(repo / "benchmarks" / "mtsac_peer.py"), "--seed", "1",
+                           "--total-steps", "300", "--warmup", "100", "--eval-steps", "200,300", "--eval-episodes", "1",
+                           "--width", "32", "--batch-size", "25", "--out", str(out)],
+                          cwd=repo, capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    evals = [r for r in rows if r["kind"] == "eval"]
+    (summary,) = [r for r in rows if r["kind"] == "summary"]
+    assert [r["env_steps"] for r in evals] == [200, 300]
+    assert all(list(r["success"]) == _MT10 and all(0.0 <= v <= 1.0 for v in r["success"].values()) for r in evals)
+    assert all(r["worst_success"] == min(r["success"].values()) for r in evals)
+    assert summary["env_steps"] == 300 and summary["num_envs"] == 10
+    assert summary["grad_steps"] == 19  # vector steps 11..29: train()'s `global_step > warmstart_steps`
+    s = summary["peer_settings"]
+    assert s["batch_size"] == 30 and s["warmstart_vector_steps"] == 10 and s["replay_buffer"] == "MultiTaskReplayBuffer"
+    assert s["actor"]["width"] == 32 and s["actor"]["max_grad_norm"] == 1.0 and s["temperature"]["max_grad_norm"] is None
+    assert s["temperature"]["target_entropy"] == -4.0 and s["critic"]["num_critics"] == 2
+    assert s["env"]["max_episode_steps"] == 500 and s["env"]["use_one_hot"] and s["jax_backend"] == "cpu"
+    assert summary["versions"]["metaworld"] == "3.1.1" and summary["versions"]["metaworld-algorithms"]

@@ -28,8 +28,11 @@ excluded), steady state = between the first and the last evaluation point. Write
 benchmarks/results/learning-<time>.json and a PNG with the same stem; run folders go to
 ``--work-dir`` (default .cache/learning/<time>).
 
-The peer MTSAC (rainx0r/metaworld-algorithms) is not driven by this benchmark yet:
-``--peer-mtsac-python`` is accepted and recorded, and the JSON says why it did not run.
+With ``--peer-mtsac-python`` (``make install-mtsac``) the mt10 section also runs the reference
+MTSAC (rainx0r/metaworld-algorithms' own MTSAC on metaworld's MT10 env, ``benchmarks/mtsac_peer.py``,
+one process per seed) at the same budget, settings where it lets them be set, and evaluation
+points; it enters the MT10 statistics as the run ``reference-mtsac``. ``--mt10-peer-only`` runs only
+its jobs, also into an earlier run's work dir, so that ``--collect`` on that dir reports both.
 
 Modules: ``plan`` (settings, budgets, commands, estimates), ``jobs`` (subprocess runner and
 timings), ``curves`` (run folders -> curves, rliable statistics), ``single`` and ``mt10`` (the

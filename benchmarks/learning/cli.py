@@ -68,7 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--ppo-width", type=int, default=None, help=f"hidden width (default {DEFAULTS['ppo_width']})")
     ap.add_argument("--ppo-epochs", type=int, default=None, help=f"epochs per rollout (default {DEFAULTS['ppo_epochs']})")
     ap.add_argument("--peer-mtsac-python", default=None,
-                    help="python of a rainx0r/metaworld-algorithms environment (recorded; not driven yet)")
+                    help="python of a rainx0r/metaworld-algorithms environment (make install-mtsac): adds the "
+                    "reference MTSAC to the mt10 section (benchmarks/mtsac_peer.py, one process per --mt10-seeds seed)")
+    ap.add_argument("--mt10-peer-only", action="store_true",
+                    help="mt10 section: run only the reference MTSAC's jobs (with --peer-mtsac-python); --work-dir may "
+                    "then be an earlier run's work dir (its files are kept; the peer's must not exist yet), so that "
+                    "--collect on it merges both")
     ap.add_argument("--scale", type=float, default=1.0,
                     help="multiply every env-step budget (single-task tasks and MT10) by this factor")
     ap.add_argument("--jobs", type=int, default=None, help="processes at a time (default 2)")
@@ -96,6 +101,8 @@ def build_args(argv=None) -> argparse.Namespace:
     if args.batch_size is None:
         args.batch_size = base.get("batch_size", SHARED["batch_size"])
     args.mt10_overrides = list(base.get("mt10_overrides", []))
+    if args.mt10_peer_only and not (args.peer_mtsac_python and args.sections == ["mt10"]):
+        ap.error("--mt10-peer-only needs --peer-mtsac-python and --sections mt10")
     if args.scale <= 0:
         ap.error("--scale must be > 0")
     if args.scale != 1.0:
@@ -154,9 +161,13 @@ def _mark_collected(jobs: list[Job]) -> None:
         job.error = None if done else "not finished: the run was stopped and collected with --collect"
 
 
+def _out(job: Job) -> Path | None:
+    return Path(job.cmd[job.cmd.index("--out") + 1]) if "--out" in job.cmd and job.watch is None else None
+
+
 def _peer_done(job: Job) -> bool:
-    out = Path(job.cmd[job.cmd.index("--out") + 1])
-    return out.exists() and '"kind": "summary"' in out.read_text()
+    out = _out(job)
+    return out is not None and out.exists() and '"kind": "summary"' in out.read_text()
 
 
 def _raise_interrupt(signum, frame):
@@ -178,14 +189,15 @@ def _run(jobs: list[Job], args, work: Path) -> bool:
     return True
 
 
-def _peer_mtsac(args) -> dict:
-    return {"ran": False, "python": args.peer_mtsac_python,
-            "reason": ("--peer-mtsac-python was given, but this version of benchmarks.learning has no driver for "
-                       "metaworld-algorithms' train() yet" if args.peer_mtsac_python else
-                       "not driven by this version: it needs Python >= 3.12 in its own venv (pyenv's 3.12.1 exists on "
-                       "the development machine), metaworld from its own fork (rainx0r/Metaworld, a git source in its uv "
-                       "config, not on PyPI) and a driver calling its train() on CPU at our config and budget; pass "
-                       "--peer-mtsac-python once one exists")}
+def _peer_mtsac(args, mt10: dict | None) -> dict:
+    """The reference MTSAC's status (its results are in the mt10 section, as the run "reference-mtsac")."""
+    if mt10 is None:
+        return {"ran": False, "python": args.peer_mtsac_python, "reason": "the mt10 section was not run"}
+    peer = mt10.get("peer") or {}
+    out = {k: peer.get(k) for k in ("ran", "python", "reason", "seeds_finished", "seeds_planned")}
+    if peer.get("ran") and not peer.get("seeds_finished"):
+        out.update(ran=False, reason="no seed finished (see the mt10 section's reference-mtsac job errors)")
+    return out
 
 
 def _write(result: dict, args) -> Path:
@@ -219,7 +231,11 @@ def main(argv=None) -> int:
     if args.collect:
         _mark_collected(jobs)
     else:
-        if work.exists() and any(work.iterdir()):
+        if args.mt10_peer_only:
+            clash = [str(p) for j in jobs for p in (_out(j), j.log) if p is not None and p.exists()]
+            if clash:
+                raise SystemExit(f"--mt10-peer-only: would overwrite {', '.join(clash)}")
+        elif work.exists() and any(work.iterdir()):
             raise SystemExit(f"work dir {work} is not empty")
         work.mkdir(parents=True, exist_ok=True)
         if not _run(jobs, args, work):
@@ -230,7 +246,7 @@ def main(argv=None) -> int:
               "single": None, "mt10": None, "ppo": None, "jobs": [j.record() for j in jobs]}
     for name, (sec, finish) in sections.items():
         result[name] = finish(copy.deepcopy(sec))
-    result["peer_mtsac"] = _peer_mtsac(args)
+    result["peer_mtsac"] = _peer_mtsac(args, result["mt10"])
     result["runtime_s"] = time.perf_counter() - t0
     failed = [j.name for j in jobs if j.rc != 0]
     result["failed_jobs"] = failed

@@ -46,6 +46,33 @@ def peer_curves(files: list[Path]) -> dict:
             "evals": sorted(evals.values(), key=lambda r: (r["seed"], r["env_steps"])), "summaries": summaries}
 
 
+def peer_mt_curves(files: list[Path], task_names: list[str] | None) -> dict:
+    """mtsac_peer.py JSONL files (one per seed) -> multi-task curves shaped like ours, evals, summaries.
+
+    Task names: ``task_names`` (ours, to align the order) or the first eval row's."""
+    evals, summaries = {}, []
+    for f in files:
+        for r in read_rows(f):
+            if r.get("kind") == "eval":
+                evals[(r["seed"], r["env_steps"])] = r
+            elif r.get("kind") == "summary":
+                summaries.append(r)
+    points = sorted({p for _, p in evals})
+    seeds = sorted({s for s, _ in evals})
+    names = task_names or (list(next(iter(evals.values()))["success"]) if evals else [])
+
+    def cell(s, p, key, t=None):
+        row = evals.get((s, p)) or {}
+        return _get(row.get(key), t) if t is not None else _get(row, key)
+
+    return {"points": points, "seeds": seeds,
+            "success": [[[cell(s, p, "success", t) for p in points] for t in names] for s in seeds],
+            "return": [[[cell(s, p, "return", t) for p in points] for t in names] for s in seeds],
+            "mean_success": [[cell(s, p, "mean_success") for p in points] for s in seeds],
+            "worst_success": [[cell(s, p, "worst_success") for p in points] for s in seeds],
+            "evals": sorted(evals.values(), key=lambda r: (r["seed"], r["env_steps"])), "summaries": summaries}
+
+
 def run_config(run: Path) -> dict | None:
     try:
         return json.loads((run / "config.json").read_text())

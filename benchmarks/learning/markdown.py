@@ -77,7 +77,9 @@ def section(result: dict, source: str) -> str:
     if not (result.get("single") or result.get("mt10")):
         return "\n".join(lines)
     pm = result.get("peer_mtsac") or {}
-    lines += [f"**Reference MTSAC (rainx0r/metaworld-algorithms) on MT10**: {'run' if pm.get('ran') else 'not run'}"
+    ran = (f"run ({len(pm.get('seeds_finished') or [])} of {pm.get('seeds_planned')} seeds finished), in the MT10 "
+           "tables above" if pm.get("ran") else "not run")
+    lines += [f"**Reference MTSAC (rainx0r/metaworld-algorithms) on MT10**: {ran}"
               + (f" -- {pm.get('reason')}" if pm.get("reason") else "") + ".", ""]
     return "\n".join(lines)
 
@@ -239,8 +241,33 @@ def _mt10_intro(mt10: dict) -> str:
             "success: IQM over seeds; rliable 95% stratified-bootstrap CIs.")
 
 
+def _mt10_peer_lines(mt10: dict) -> list[str]:
+    """What the reference MTSAC ran with, and where it differs from our runs."""
+    peer = mt10.get("peer") or {}
+    if not peer.get("ran"):
+        return [f"Reference MTSAC not run: {peer.get('reason')}.", ""] if peer else []
+    v, s = peer.get("versions") or {}, peer.get("settings") or {}
+    c = mt10["config"]
+    done, planned = peer.get("seeds_finished") or [], peer.get("seeds_planned")
+    if not done:
+        return [f"Reference MTSAC: none of its {planned} seeds finished (their errors are in the table).", ""]
+    points = ", ".join(f"{p:,}" for p in c.get("eval_points") or [])
+    ours_batch = c["cpu_train_config"]["sac"]["batch_size"]
+    return [f"**Reference MTSAC** (rainx0r/metaworld-algorithms {v.get('metaworld-algorithms') or ''}, jax "
+            f"{v.get('jax')}, flax {v.get('flax')}, on metaworld {v.get('metaworld')}'s `Meta-World/MT10` env: "
+            "`benchmarks/mtsac_peer.py`, one process per seed, its 10 env subprocesses): its own MTSAC, replay "
+            "buffer and env setup, our width/depth, learning rates, gamma, tau and budget, the rest as its MT10 "
+            "example (clip 1.0 on actor and critics, Adam eps 1e-5, log-std in [-20, 2], one temperature per task); "
+            f"{len(done)} of {planned} seeds finished; evaluated at our points ({points}) with the same protocol "
+            f"({c['eval_episodes']} episodes per task, episode k on goal k, deterministic, success at any step). "
+            f"Differences it imposes: batch {s.get('batch_size', 'n/a')} (a multiple of the 10 tasks; ours "
+            f"{ours_batch}), an equal share of each batch per task (our `per_task` replay), warm-up counted in "
+            f"vector steps ({s.get('warmstart_vector_steps', 'n/a')}; its first gradient step one vector step after "
+            "ours), float32 observations in its buffer. Its worst-task and per-task success are computed as ours.", ""]
+
+
 def _mt10_lines(mt10: dict) -> list[str]:
-    lines = [_mt10_intro(mt10), ""]
+    lines = [_mt10_intro(mt10), ""] + _mt10_peer_lines(mt10)
     runs, st = mt10["runs"], mt10.get("stats")
     lines += [f"Final ({st['points'][-1]:,} env steps per seed):" if st else "No evaluation result:", "",
               "| task sampler | replay sampling | mean-task success, IQM | mean-task success, mean | "
@@ -251,7 +278,8 @@ def _mt10_lines(mt10: dict) -> list[str]:
         cells = ([_ci(fin["success"], "iqm"), _ci(fin["success"], "mean"), _ci(fin["worst_success"], "iqm")]
                  if fin else ["n/a"] * 3)
         t = r.get("timing") or {}
-        lines.append(f"| {r['sampler']} | {r['buffer_sampling']} | " + " | ".join(cells)
+        who = f"{r['label']}: {r['sampler']}" if r.get("label") else r["sampler"]
+        lines.append(f"| {who} | {r['buffer_sampling']} | " + " | ".join(cells)
                      + f" | {_n(t.get('env_steps_per_s_steady'))} | {_n(t.get('wall_s'))} | "
                      + f"{(r['job'].get('error') or '')[:100]} |")
     lines.append("")

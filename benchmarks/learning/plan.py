@@ -45,7 +45,11 @@ QUICK = {
 # (50 episodes per task); *_startup_s: imports, env construction, compiles.
 ASSUMED = {"ours_all_seeds": 100.0, "peer": 95.0, "peer_eval_s": 12.0, "peer_startup_s": 25.0,
            "ours_eval_s_per_seed": 4.0, "ours_startup_s": 40.0, "mt10_one_seed": 1000.0,
-           "mt10_eval_s_per_seed": 20.0, "mt10_startup_s": 60.0}
+           "mt10_eval_s_per_seed": 20.0, "mt10_startup_s": 60.0,
+           # The reference MTSAC (benchmarks/mtsac_peer.py, one seed per process, its 10 env
+           # subprocesses): ~596 env steps/s measured alone at this config; eval: 50 episodes x 10
+           # tasks of real metaworld env steps in one process at low success.
+           "mtsac_peer": 300.0, "mtsac_peer_eval_s": 250.0, "mtsac_peer_startup_s": 60.0}
 
 
 def log(msg: str) -> None:
@@ -103,11 +107,32 @@ def mt10_configs(args) -> dict[str, dict]:
 
 
 def mt10_label(run: dict) -> str:
+    if run.get("label"):
+        return run["label"]
     return f"{run['sampler']} sampler, {run['buffer_sampling']} replay"
 
 
 def mt10_eval_interval(args) -> int:
     return max(1, args.mt10_steps // args.mt10_eval_points)
+
+
+def mt10_settings(args, cpu: dict) -> dict:
+    """What our MT10 runs use: the CPU config, with the quick run's overrides applied."""
+    over = dict(zip(args.mt10_overrides[::2], args.mt10_overrides[1::2]))
+    sac = cpu["sac"]
+    pick = {"warmup": ("--train.warmup-env-steps", cpu["warmup_env_steps"]),
+            "chunk": ("--train.chunk-length", cpu["chunk_length"]),
+            "buffer": ("--train.buffer-capacity", cpu["buffer_capacity"]),
+            "width": ("--train.sac.hidden-width", sac["hidden_width"]),
+            "batch": ("--train.sac.batch-size", sac["batch_size"])}
+    return {k: int(over.get(flag, default)) for k, (flag, default) in pick.items()} | {"num_envs": int(cpu["num_envs"])}
+
+
+def mt10_eval_points(args, cpu: dict) -> list[int]:
+    """Where our MT10 runs evaluate (drats_jax.train's chunk rule): the reference MTSAC
+    evaluates at the same env steps."""
+    s = mt10_settings(args, cpu)
+    return our_eval_points(args.mt10_steps, s["warmup"], s["chunk"], mt10_eval_interval(args), s["num_envs"])
 
 
 # ----------------------------------------------------------------------------- commands
@@ -157,6 +182,18 @@ def mt10_cmd(run: dict, args, out: Path) -> list[str]:
                       ["--train.buffer-sampling", run["buffer_sampling"], *args.mt10_overrides])
 
 
+def mtsac_peer_cmd(seed: int, points: list[int], cpu: dict, args, out: Path) -> list[str]:
+    """benchmarks/mtsac_peer.py (run by --peer-mtsac-python) at the CPU config's settings."""
+    sac, s = cpu["sac"], mt10_settings(args, cpu)
+    return [str(args.peer_mtsac_python), str(REPO / "benchmarks" / "mtsac_peer.py"), "--seed", str(seed),
+            "--env-seed", str(args.env_seed), "--total-steps", str(args.mt10_steps),
+            "--warmup", str(s["warmup"]), "--eval-steps", ",".join(map(str, points)),
+            "--eval-episodes", str(args.mt10_eval_episodes), "--width", str(s["width"]),
+            "--depth", str(sac["hidden_depth"]), "--batch-size", str(s["batch"]), "--lr", str(sac["actor_lr"]),
+            "--gamma", str(sac["gamma"]), "--tau", str(sac["tau"]), "--max-grad-norm", str(sac["max_grad_norm"]),
+            "--buffer-size", str(max(args.mt10_steps, s["buffer"])), "--out", str(out)]
+
+
 # ----------------------------------------------------------------------------- estimates
 
 
@@ -173,6 +210,11 @@ def peer_estimate_s(plan: dict) -> float:
 def mt10_estimate_s(args) -> float:
     return (ASSUMED["mt10_startup_s"] + args.mt10_steps / ASSUMED["mt10_one_seed"] * args.mt10_seeds
             + args.mt10_eval_points * ASSUMED["mt10_eval_s_per_seed"] * args.mt10_seeds * args.mt10_eval_episodes / 50)
+
+
+def mtsac_peer_estimate_s(args, points: list[int]) -> float:
+    return (ASSUMED["mtsac_peer_startup_s"] + args.mt10_steps / ASSUMED["mtsac_peer"]
+            + len(points) * ASSUMED["mtsac_peer_eval_s"] * args.mt10_eval_episodes / 50)
 
 
 def makespan_s(estimates: list[float], slots: int) -> float:

@@ -31,6 +31,11 @@ def _single_panel(ax, task: str, entry: dict, seeds, peer_label: str = "sbx-rl S
     ax.legend(fontsize=7)
 
 
+def _run_color(run: dict):
+    """The reference MTSAC (a run with its own label) in the peer's colour, ours by sampler."""
+    return COLORS["peer"] if run.get("label") else COLORS.get(run["sampler"])
+
+
 def _mt10_curves(ax, mt10: dict, key: str, what: str) -> None:
     st, runs = mt10.get("stats"), mt10.get("runs") or {}
     suite = (mt10.get("config") or {}).get("tasks", "mt10")
@@ -47,7 +52,7 @@ def _mt10_curves(ax, mt10: dict, key: str, what: str) -> None:
     for name, est in st[key].items():
         run = runs[name]
         marker, ls = REPLAY_STYLE.get(run["buffer_sampling"], ("^", ":"))
-        color = COLORS.get(run["sampler"])
+        color = _run_color(run)
         ax.plot(st["points"], est["iqm"], marker=marker, ls=ls, color=color, label=mt10_label(run))
         ax.fill_between(st["points"], *zip(*est["iqm_ci"]), color=color, alpha=0.12)
     ax.legend(fontsize=7)
@@ -63,7 +68,7 @@ def _mt10_per_task(ax, mt10: dict) -> None:
     for k, (name, per_task) in enumerate(st["final_per_task"].items()):
         run = runs[name]
         ax.bar([i + k * width for i in range(len(names))], [per_task[t] for t in names], width,
-               color=COLORS.get(run["sampler"]), hatch="//" if run["buffer_sampling"] == "per_task" else None,
+               color=_run_color(run), hatch="//" if run["buffer_sampling"] == "per_task" else None,
                edgecolor="white", label=mt10_label(run))
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(names))])
     ax.set_xticklabels([t.replace("-v3", "") for t in names], rotation=60, ha="right", fontsize=7)
@@ -87,9 +92,9 @@ def _throughput(ax, result: dict) -> None:
     for name, run in ((result.get("mt10") or {}).get("runs") or {}).items():
         v = (run.get("timing") or {}).get("env_steps_per_s_steady")
         if v:
-            labels.append(f"mt10 {name}")
+            labels.append(f"mt10 {name}" + (" (1 seed/proc)" if run.get("label") else ""))
             vals.append(v)
-            cols.append(COLORS.get(run["sampler"], "C5"))
+            cols.append(_run_color(run) or "C5")
     if vals:
         ax.barh(labels, vals, color=cols)
         for i, v in enumerate(vals):
