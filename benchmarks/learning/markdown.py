@@ -69,7 +69,7 @@ def section(result: dict, source: str) -> str:
                 "are below); " if cfg.get("collect") else f"total {result['runtime_s'] / 60:.1f} min; ")
              + f"source `{source}` (curves: `{result.get('png')}`).", ""]
     if result.get("single"):
-        lines += _single_lines(result["single"])
+        lines += _single_lines(result["single"], cfg.get("ours_args") or [])
     if result.get("mt10"):
         lines += _mt10_lines(result["mt10"])
     if result.get("ppo"):
@@ -87,7 +87,7 @@ def section(result: dict, source: str) -> str:
 # ----------------------------------------------------------------------------- single task
 
 
-def _single_lines(single: dict) -> list[str]:
+def _single_lines(single: dict, ours_args: list[str]) -> list[str]:
     peer = single["peer"]
     pv = peer.get("versions") or {}
     versions = (f" (sbx-rl {pv.get('sbx-rl')}, stable-baselines3 {pv.get('stable-baselines3')}, jax "
@@ -107,8 +107,8 @@ def _single_lines(single: dict) -> list[str]:
         "1 env, 1 gradient step per env step", f"gamma {sh['gamma']}", f"tau {sh['tau']}",
         f"initial temperature {sh['initial_temperature']:g}", f"target entropy {sh['target_entropy']:g}",
         "replay buffer holding the whole run", "bootstrap through truncation", sh["env"]]) + ".", ""]
-    if single.get("ours_args"):
-        lines += [f"Our runs also pass `{shlex.join(single['ours_args'])}` (`--ours-args`; "
+    if ours_args:
+        lines += [f"Our runs also pass `{shlex.join(ours_args)}` (`--ours-args`; "
                   "the remaining differences below reflect it).", ""]
     lines += _curve_table(single, "sbx-rl")
     lines.append("")

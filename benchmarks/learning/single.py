@@ -24,7 +24,6 @@ def run_single(args, work: Path) -> tuple[dict, list[Job], callable]:
     plans = {t: single_task_plan(t, n, args) for t, n in parse_tasks(args.tasks).items()}
     peer_ok, peer_reason = peer_available(args)
     section = {"plans": plans, "seeds": args.seeds, "eval_episodes": args.eval_episodes,
-               "ours_args": list(args.ours_args),
                "shared": {**SHARED, "hidden_width": args.hidden_width, "batch_size": args.batch_size,
                           "warmup_env_steps": args.warmup, "buffer": "holds the whole run",
                           "env": "metaworld v3 task, 50 goals of MT1(task, seed=env_seed), 500-step episodes, "
