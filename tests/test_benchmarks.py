@@ -207,6 +207,11 @@ def test_ppo_section_markdown_and_figure(tmp_path):
     (json_dir / "learning-20260102-000000.json").write_text(json.dumps({"single": None, "mt10": None, "ppo": {"x": 1}}))
     assert [p.name for p in markdown.newest_per_section(json_dir)] == ["learning-20260101-000000.json",
                                                                         "learning-20260102-000000.json"]
+    # A newer result with MT10 only replaces that section; the older one still gives the single task.
+    (json_dir / "learning-20260103-000000.json").write_text(json.dumps({"single": None, "mt10": {"x": 1}}))
+    assert {p.name: s for p, s in markdown.newest_per_section(json_dir).items()} == {
+        "learning-20260101-000000.json": ("single",), "learning-20260102-000000.json": ("ppo",),
+        "learning-20260103-000000.json": ("mt10",)}
     pytest.importorskip("matplotlib")
     assert plot.plot(result, tmp_path / "ppo.png").stat().st_size > 0
 

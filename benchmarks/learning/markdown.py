@@ -19,6 +19,9 @@ def _ci(est: dict, key: str) -> str:
     return f"{_f(est[key])} [{_f(lo)}, {_f(hi)}]"
 
 
+SECTIONS = ("single", "mt10", "ppo")
+
+
 def _n(x, d=0):
     return "n/a" if x is None else f"{x:,.{d}f}"
 
@@ -28,21 +31,23 @@ def newest(results_dir: Path) -> Path | None:
     return files[-1] if files else None
 
 
-def newest_per_section(results_dir: Path) -> list[Path]:
-    """The newest learning-*.json with a SAC section (single or mt10) and the newest with the PPO
-    section (``make bench-ppo`` writes its own), oldest first, each once."""
+def newest_per_section(results_dir: Path) -> dict[Path, tuple[str, ...]]:
+    """For each section (single, mt10, ppo), the newest learning-*.json that has it:
+    {path: the sections to show from it}, oldest first. A section re-run on its own (e.g. the
+    single-task one, or ``--collect`` of MT10 with the reference MTSAC added) thus replaces only
+    that section of an older result."""
     files = sorted(p for p in Path(results_dir).glob(f"{BENCH}-*.json") if p.stem[len(BENCH) + 1:][:1].isdigit())
-    picked = []
-    for keys in (("single", "mt10"), ("ppo",)):
+    chosen: dict[Path, list[str]] = {}
+    for key in SECTIONS:
         for p in reversed(files):
             try:
                 result = json.loads(p.read_text())
             except (OSError, ValueError):
                 continue
-            if any(result.get(k) for k in keys):
-                picked.append(p)
+            if result.get(key):
+                chosen.setdefault(p, []).append(key)
                 break
-    return sorted(set(picked))
+    return {p: tuple(chosen[p]) for p in sorted(chosen)}
 
 
 def validate(result: dict) -> list[str]:
@@ -56,8 +61,9 @@ def validate(result: dict) -> list[str]:
     return errs
 
 
-def section(result: dict, source: str) -> str:
-    """Markdown of one learning-*.json."""
+def section(result: dict, source: str, only: tuple[str, ...] = SECTIONS) -> str:
+    """Markdown of one learning-*.json: its sections among ``only``."""
+    result = {**result, **{k: None for k in SECTIONS if k not in only}}
     m, v, cfg = result["machine"], result["versions"], result["config"]
     lines = [f"### Learning{' (quick smoke run: budgets too small to mean anything)' if cfg.get('quick') else ''}",
              "",
@@ -74,7 +80,7 @@ def section(result: dict, source: str) -> str:
         lines += _mt10_lines(result["mt10"])
     if result.get("ppo"):
         lines += _ppo_lines(result["ppo"])
-    if not (result.get("single") or result.get("mt10")):
+    if not result.get("mt10"):
         return "\n".join(lines)
     pm = result.get("peer_mtsac") or {}
     ran = (f"run ({len(pm.get('seeds_finished') or [])} of {pm.get('seeds_planned')} seeds finished), in the MT10 "
