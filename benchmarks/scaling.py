@@ -83,6 +83,15 @@ def main(argv=None) -> int:
         print(json.dumps(worker(a.worker, a.tasks, a.backend, a.num_envs, a.chunks + 1, a.chunk_length)))
         return 0
     report = measure(tuple(a.devices), a.tasks, a.backend, a.num_envs, a.chunks, a.chunk_length, a.real)
+    import platform  # noqa: PLC0415
+    from importlib.metadata import version  # noqa: PLC0415
+
+    import jax  # noqa: PLC0415  (the parent process only reads the version and the devices' kind)
+
+    report = {"benchmark": "scaling", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+                          "device": str(jax.devices()[0].device_kind)},
+              "versions": {k: version(k) for k in ("jax", "jaxlib", "mujoco")}, **report}
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"scaling-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
