@@ -52,9 +52,8 @@ import json
 import math
 import sys
 import time
-from pathlib import Path
 
-from peer_common import versions  # benchmarks/peer_common.py (this script's folder)
+from peer_common import eval_points, fresh_output, versions  # benchmarks/peer_common.py
 
 NUM_TASKS = 10
 
@@ -156,12 +155,8 @@ def main(argv=None) -> int:
     from metaworld_algorithms.envs import MetaworldConfig
     from metaworld_algorithms.rl.algorithms import MTSAC, MTSACConfig
 
-    eval_steps = sorted({int(s) for s in args.eval_steps.split(",") if s.strip()})
-    if not eval_steps or eval_steps[-1] > args.total_steps:
-        raise SystemExit(f"--eval-steps must be non-empty and <= --total-steps, got {args.eval_steps}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("")
+    eval_steps = eval_points(args.eval_steps, args.total_steps)
+    out = fresh_output(args.out)
     batch = math.ceil(args.batch_size / NUM_TASKS) * NUM_TASKS
     buffer = math.ceil((args.buffer_size or args.total_steps) / NUM_TASKS) * NUM_TASKS
     warmstart = math.ceil(args.warmup / NUM_TASKS)

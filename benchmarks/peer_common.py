@@ -1,4 +1,4 @@
-"""What the peer learners' scripts share (benchmarks/sbx_sac.py, benchmarks/sb3_ppo.py).
+"""What the peer learners' scripts share (benchmarks/sbx_sac.py, sb3_ppo.py, mtsac_peer.py).
 
 Runs in .venv-bench and imports nothing from this project: MetaWorld's evaluation protocol on
 the real metaworld env, and the versions of what the peer ran with.
@@ -7,9 +7,26 @@ the real metaworld env, and the versions of what the peer ran with.
 from __future__ import annotations
 
 import importlib.metadata
+from pathlib import Path
 from typing import Callable
 
 COMMON_PACKAGES = ("metaworld", "mujoco", "gymnasium", "numpy", "torch")
+
+
+def eval_points(text: str, total_steps: int) -> list[int]:
+    """``--eval-steps`` "a,b,c" -> sorted env-step counts; SystemExit unless non-empty and <= total."""
+    steps = sorted({int(s) for s in text.split(",") if s.strip()})
+    if not steps or steps[-1] > total_steps:
+        raise SystemExit(f"--eval-steps must be non-empty and <= --total-steps, got {text}")
+    return steps
+
+
+def fresh_output(path: str) -> Path:
+    """The JSON-lines output file, created empty (its folder too)."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("")
+    return out
 
 
 def versions(packages: tuple[str, ...]) -> dict:

@@ -29,9 +29,8 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
-from peer_common import Evaluator, versions  # benchmarks/peer_common.py (this script's folder)
+from peer_common import Evaluator, eval_points, fresh_output, versions  # benchmarks/peer_common.py
 
 
 def _parse(argv=None) -> argparse.Namespace:
@@ -91,14 +90,11 @@ def main(argv=None) -> int:
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     torch.set_num_threads(1)  # one core per process, like our single-process runs' jobs
-    eval_steps = sorted({int(s) for s in args.eval_steps.split(",") if s.strip()})
+    eval_steps = eval_points(args.eval_steps, args.total_steps)
     rollout = args.num_envs * args.rollout_steps
-    if not eval_steps or eval_steps[-1] > args.total_steps or rollout % args.minibatches:
-        raise SystemExit("--eval-steps must be non-empty and <= --total-steps, and num_envs x rollout_steps a "
-                         "multiple of --minibatches")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("")
+    if rollout % args.minibatches:
+        raise SystemExit("num_envs x rollout_steps must be a multiple of --minibatches")
+    out = fresh_output(args.out)
 
     def make(i: int):
         def thunk():

@@ -33,9 +33,8 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
-from peer_common import Evaluator, versions  # benchmarks/peer_common.py (this script's folder)
+from peer_common import Evaluator, eval_points, fresh_output, versions  # benchmarks/peer_common.py
 
 
 def _parse(argv=None) -> argparse.Namespace:
@@ -85,12 +84,8 @@ def main(argv=None) -> int:
     from sbx import SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
-    eval_steps = sorted({int(s) for s in args.eval_steps.split(",") if s.strip()})
-    if not eval_steps or eval_steps[-1] > args.total_steps:
-        raise SystemExit(f"--eval-steps must be non-empty and <= --total-steps, got {args.eval_steps}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("")
+    eval_steps = eval_points(args.eval_steps, args.total_steps)
+    out = fresh_output(args.out)
 
     env = gym.make("Meta-World/MT1", env_name=args.task, seed=args.env_seed)
     # metaworld ignores reset(seed=...): re-seed the generator that draws the goal at each reset.

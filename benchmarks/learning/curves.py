@@ -29,8 +29,8 @@ def our_curves(run: Path, task_names: list[str]) -> dict:
             "mean_success": table("mean_success"), "worst_success": table("worst_success")}
 
 
-def peer_curves(files: list[Path]) -> dict:
-    """sbx_sac.py JSONL files (one per seed) -> curves shaped like ours (one task), evals, summaries."""
+def _peer_rows(files: list[Path]) -> tuple[dict, list[dict]]:
+    """A peer script's JSONL files -> ({(seed, env_steps): eval row}, summary rows)."""
     evals, summaries = {}, []
     for f in files:
         for r in read_rows(f):
@@ -38,6 +38,12 @@ def peer_curves(files: list[Path]) -> dict:
                 evals[(r["seed"], r["env_steps"])] = r
             elif r.get("kind") == "summary":
                 summaries.append(r)
+    return evals, summaries
+
+
+def peer_curves(files: list[Path]) -> dict:
+    """sbx_sac.py JSONL files (one per seed) -> curves shaped like ours (one task), evals, summaries."""
+    evals, summaries = _peer_rows(files)
     points = sorted({p for _, p in evals})
     seeds = sorted({s for s, _ in evals})
     return {"points": points, "seeds": seeds,
@@ -50,13 +56,7 @@ def peer_mt_curves(files: list[Path], task_names: list[str] | None) -> dict:
     """mtsac_peer.py JSONL files (one per seed) -> multi-task curves shaped like ours, evals, summaries.
 
     Task names: ``task_names`` (ours, to align the order) or the first eval row's."""
-    evals, summaries = {}, []
-    for f in files:
-        for r in read_rows(f):
-            if r.get("kind") == "eval":
-                evals[(r["seed"], r["env_steps"])] = r
-            elif r.get("kind") == "summary":
-                summaries.append(r)
+    evals, summaries = _peer_rows(files)
     points = sorted({p for _, p in evals})
     seeds = sorted({s for s, _ in evals})
     names = task_names or (list(next(iter(evals.values()))["success"]) if evals else [])
