@@ -95,3 +95,23 @@ def test_gradient_clip_is_optional():
     assert clipped(SACConfig()) and not clipped(SACConfig(max_grad_norm=None))
     with pytest.raises(ValueError, match="max_grad_norm"):
         SACConfig(max_grad_norm=0.0)
+
+
+def test_network_init_schemes():
+    """init_scheme="reference": small uniform output layers (|w| <= 1e-3 actor, 3e-3 critic);
+    init_scheme="lecun": flax's Dense default (LeCun-normal kernels: output std ~ 1/sqrt(width), zero bias)."""
+    import pytest  # noqa: PLC0415
+
+    def heads(init):
+        state = make_sac(SACConfig(hidden_width=64, hidden_depth=2, init_scheme=init), 1, 3, 2).init(jax.random.PRNGKey(0))
+        actor = state.actor_params["params"]["MLP_0"]["Dense_2"]
+        critic = state.critic_params["params"]["q1"]["MLP_0"]["Dense_2"]
+        return actor, critic
+
+    actor, critic = heads("reference")
+    assert float(jnp.max(jnp.abs(actor["kernel"]))) <= 1e-3 and float(jnp.max(jnp.abs(critic["kernel"]))) <= 3e-3
+    actor, critic = heads("lecun")
+    assert 0.5 / 8 < float(jnp.std(actor["kernel"])) < 2 / 8  # 1/sqrt(64) = 1/8
+    assert float(jnp.max(jnp.abs(actor["bias"]))) == 0.0
+    with pytest.raises(ValueError, match="sac.init_scheme"):
+        SACConfig(init_scheme="orthogonal")

@@ -19,6 +19,8 @@ from typing import Annotated, Any
 
 import tyro
 
+NETWORK_INITS = ("reference", "lecun")  # see drats_jax.agents.common
+
 SAMPLER_NAMES = ("drats", "uniform", "learning_progress", "smt")
 SAMPLER_ALIASES = {"lp": "learning_progress"}  # short names accepted for SamplerConfig.name
 RETURN_TARGETS = ("metaworld", "minmax")
@@ -48,6 +50,9 @@ class SACConfig:
     hidden_width: int = 400  # units per hidden layer
     hidden_depth: int = 3  # number of hidden layers
     layer_norm: bool = False  # LayerNorm after each hidden Dense (before ReLU)
+    # Initialisers: "reference" (the reference MTSAC's: He-uniform, small uniform output layers)
+    # or "lecun" (flax's Dense default, as sbx's SAC): see drats_jax.agents.common.
+    init_scheme: str = "reference"
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     alpha_lr: float = 3e-4
@@ -70,6 +75,8 @@ class SACConfig:
             _positive(f"sac.{name}", getattr(self, name))
         if self.max_grad_norm is not None:
             _positive("sac.max_grad_norm", self.max_grad_norm)
+        if self.init_scheme not in NETWORK_INITS:
+            raise ValueError(f"sac.init_scheme must be one of {NETWORK_INITS}, got {self.init_scheme!r}")
         _in_unit("sac.gamma", self.gamma, high_open=True)
         _in_unit("sac.tau", self.tau, low_open=True)
         if not self.log_std_min < self.log_std_max:

@@ -1,8 +1,12 @@
 """Pieces every learner's networks and optimisers share.
 
-Initialisers follow the reference MTSAC (rainx0r/metaworld-algorithms): He-uniform hidden
-kernels, zero biases, and a small uniform init of the output layer (actor +-1e-3, critic
-+-3e-3), so a first policy is a near-zero-mean Gaussian and first values are ~0.
+Initialisers (``init_scheme``):
+- ``"reference"`` (default) follows the reference MTSAC (rainx0r/metaworld-algorithms):
+  He-uniform hidden kernels, zero biases, and a small uniform init of the output layer
+  (actor +-1e-3, critic +-3e-3), so a first policy is a near-zero-mean Gaussian and first
+  values are ~0.
+- ``"lecun"`` is flax's ``nn.Dense`` default everywhere (LeCun-normal kernels, zero biases),
+  as Stable-Baselines3-JAX (sbx) builds its SAC: for comparing implementations at one setting.
 """
 
 from __future__ import annotations
@@ -33,14 +37,19 @@ class MLP(nn.Module):
     out: int
     layer_norm: bool = False
     head_scale: float = CRITIC_HEAD_SCALE
+    init_scheme: str = "reference"  # "reference" or "lecun" (see the module docstring)
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        reference = self.init_scheme == "reference"
+        hidden = nn.initializers.he_uniform() if reference else nn.initializers.lecun_normal()
         for _ in range(self.depth):
-            x = nn.Dense(self.width, kernel_init=nn.initializers.he_uniform(), bias_init=nn.initializers.zeros)(x)
+            x = nn.Dense(self.width, kernel_init=hidden, bias_init=nn.initializers.zeros)(x)
             if self.layer_norm:
                 x = nn.LayerNorm()(x)
             x = nn.relu(x)
+        if not reference:
+            return nn.Dense(self.out)(x)
         head = uniform_init(self.head_scale)
         return nn.Dense(self.out, kernel_init=head, bias_init=head)(x)
 

@@ -1,7 +1,7 @@
 """Flax (linen) networks of multi-task SAC.
 
 Inputs are already task-conditioned: x = concat(obs, one_hot(task_id, N)), f32[B, D].
-Initialisers: see :mod:`drats_jax.agents.common` (the reference MTSAC's).
+Initialisers (``init_scheme``): see :mod:`drats_jax.agents.common` (default: the reference MTSAC's).
 """
 
 from __future__ import annotations
@@ -26,10 +26,12 @@ class Actor(nn.Module):
     layer_norm: bool = False
     log_std_min: float = -20.0
     log_std_max: float = 2.0
+    init_scheme: str = "reference"
 
     @nn.compact
     def __call__(self, x: jax.Array):
-        h = MLP(self.width, self.depth, 2 * self.action_size, self.layer_norm, ACTOR_HEAD_SCALE)(x)
+        # One Dense(2A) for mean and log-std: the same distribution at init as two Dense(A).
+        h = MLP(self.width, self.depth, 2 * self.action_size, self.layer_norm, ACTOR_HEAD_SCALE, self.init_scheme)(x)
         mean, log_std = jnp.split(h, 2, axis=-1)
         return mean, jnp.minimum(jnp.maximum(log_std, self.log_std_min), self.log_std_max)
 
@@ -40,11 +42,12 @@ class Critic(nn.Module):
     width: int
     depth: int
     layer_norm: bool = False
+    init_scheme: str = "reference"
 
     @nn.compact
     def __call__(self, x: jax.Array, action: jax.Array) -> jax.Array:
         x = jnp.concatenate([x, action], -1)
-        return MLP(self.width, self.depth, 1, self.layer_norm, CRITIC_HEAD_SCALE)(x)[..., 0]
+        return MLP(self.width, self.depth, 1, self.layer_norm, CRITIC_HEAD_SCALE, self.init_scheme)(x)[..., 0]
 
 
 class TwinCritic(nn.Module):
@@ -58,11 +61,12 @@ class TwinCritic(nn.Module):
     width: int
     depth: int
     layer_norm: bool = False
+    init_scheme: str = "reference"
 
     @nn.compact
     def __call__(self, x: jax.Array, action: jax.Array) -> jax.Array:
-        q1 = Critic(self.width, self.depth, self.layer_norm, name="q1")(x, action)
-        q2 = Critic(self.width, self.depth, self.layer_norm, name="q2")(x, action)
+        q1 = Critic(self.width, self.depth, self.layer_norm, self.init_scheme, name="q1")(x, action)
+        q2 = Critic(self.width, self.depth, self.layer_norm, self.init_scheme, name="q2")(x, action)
         return jnp.stack([q1, q2])
 
 

@@ -135,8 +135,10 @@ class SAC(NamedTuple):
 
 def make_sac(config: SACConfig, num_tasks: int, obs_size: int, action_size: int, data: DataAxis = DataAxis()) -> SAC:
     actor = Actor(action_size=action_size, width=config.hidden_width, depth=config.hidden_depth,
-                  layer_norm=config.layer_norm, log_std_min=config.log_std_min, log_std_max=config.log_std_max)
-    critic = TwinCritic(width=config.hidden_width, depth=config.hidden_depth, layer_norm=config.layer_norm)
+                  layer_norm=config.layer_norm, log_std_min=config.log_std_min, log_std_max=config.log_std_max,
+                  init_scheme=config.init_scheme)
+    critic = TwinCritic(width=config.hidden_width, depth=config.hidden_depth, layer_norm=config.layer_norm,
+                        init_scheme=config.init_scheme)
     target_entropy = -float(action_size) if config.target_entropy is None else float(config.target_entropy)
     return SAC(
         config=config, num_tasks=num_tasks, obs_size=obs_size, action_size=action_size,
