@@ -153,14 +153,17 @@ def optimizer_clipping(cfg: dict) -> dict:
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
-def _our_init() -> str:
+def _our_init(scheme: str | None) -> str:
+    """The run's ``sac.init_scheme`` in words (runs before the option: "reference")."""
+    if scheme == "lecun":
+        return "lecun: flax defaults, LeCun-normal kernels, zero biases (output layers too)"
     try:
-        from drats_jax.agents.sac import networks
+        from drats_jax.agents import common
 
-        return (f"He-uniform hidden kernels, zero biases; output layers U(+-{networks.ACTOR_HEAD_SCALE:g}) actor, "
-                f"U(+-{networks.CRITIC_HEAD_SCALE:g}) critic")
+        return (f"reference: He-uniform hidden kernels, zero biases; output layers U(+-{common.ACTOR_HEAD_SCALE:g}) "
+                f"actor, U(+-{common.CRITIC_HEAD_SCALE:g}) critic")
     except (ImportError, AttributeError):
-        return "see drats_jax/agents/sac/networks.py"
+        return "see drats_jax/agents/common.py"
 
 
 def differences(ours_cfg: dict | None, peer_settings: dict | None) -> list[dict]:
@@ -185,7 +188,8 @@ def differences(ours_cfg: dict | None, peer_settings: dict | None) -> list[dict]
         ("actor log-std bounds", f"clip to [{sac.get('log_std_min')}, {sac.get('log_std_max')}]",
          f"clip to [{lo:g}, {hi:g}]"),
         ("actor output layer", "one Dense giving mean and log-std", "two Dense heads (mean, log-std)"),
-        ("initialisers", _our_init(), "flax defaults: LeCun-normal kernels, zero biases (output layers too)"),
+        ("initialisers", _our_init(sac.get("init_scheme")),
+         "flax defaults: LeCun-normal kernels, zero biases (output layers too)"),
         ("critic ensemble", "two separate Q networks", "nn.vmap over 2 critics"),
         ("log-prob of the squashed action", "closed form from the pre-tanh sample",
          "tfp TransformedDistribution(Tanh), log_prob of the sampled action"),
