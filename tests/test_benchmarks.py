@@ -93,6 +93,13 @@ def test_learning_plan_helpers():
     assert curves.verdict(0.3, [0.4, 0.6]) == "below"
     est = curves.interval_estimates({"a": [[[0.0, 1.0]], [[0.0, 1.0]], [[0.0, 1.0]]]}, reps=50)
     assert est["a"]["mean"] == [0.0, 1.0] and est["a"]["mean_ci"] == [[0.0, 0.0], [1.0, 1.0]]
+    # Difference of means with both sides' seeds resampled: a zero-width peer CI (all peer seeds
+    # 0.06) does not make 0.05 vs 0.06 a gap; clearly separated seeds do.
+    d = curves.difference([0.0, 0.03, 0.12], [0.06, 0.06, 0.06], reps=500)
+    assert d["mean"] == pytest.approx(-0.01) and d["gap"] == "no gap detected" and d["ci"][0] < 0 < d["ci"][1]
+    assert curves.verdict(0.05, [0.06, 0.06]) == "below"
+    assert curves.difference([0.0, 0.1, 0.05], [0.8, 0.9, 0.85], reps=500)["gap"] == "ours behind"
+    assert curves.difference([0.8, 0.9, 0.85], [0.0, 0.1, 0.05], reps=500)["gap"] == "ours ahead"
 
 
 def test_learning_plan_commands_and_estimate(capsys):
@@ -129,6 +136,7 @@ def test_learning_statistics_and_section_on_synthetic_runs(tmp_path):
                      for t in ("reach-v3", "window-open-v3")}}
     single.single_stats(sec, reps=100)
     assert sum(sec["verdict_counts_iqm"].values()) == len(sec["verdicts"]) == 6
+    assert sum(sec["difference_counts"].values()) == 6
     assert [r["env_steps"] for r in sec["tasks"]["reach-v3"]["stats"]["rows"]] == points
     assert set(sec["final_all_tasks"]) == {"ours", "peer"}
     names = ["reach-v3", "push-v3", "pick-place-v3"]

@@ -71,8 +71,8 @@ def section(result: dict, source: str, only: tuple[str, ...] = SECTIONS) -> str:
              + f"; jax {v.get('jax')}, mujoco {v.get('mujoco')}, metaworld {v.get('metaworld')}; commit "
              f"`{result.get('commit')}`" + (" (+ local changes)" if result.get("commit_dirty") else "")
              + f"; {result['date']}; {cfg['jobs']} jobs at a time; "
-             + ("written with `--collect` from the run folders of a run stopped before its end (its jobs' wall times "
-                "are below); " if cfg.get("collect") else f"total {result['runtime_s'] / 60:.1f} min; ")
+             + ("written with `--collect` from run folders (a stopped run's, or runs merged into one folder; its "
+                "jobs' wall times are below); " if cfg.get("collect") else f"total {result['runtime_s'] / 60:.1f} min; ")
              + f"source `{source}` (curves: `{result.get('png')}`).", ""]
     if result.get("single"):
         lines += _single_lines(result["single"], cfg.get("ours_args") or [])
@@ -127,17 +127,26 @@ def _single_lines(single: dict, ours_args: list[str]) -> list[str]:
 
 def _curve_table(section: dict, peer: str) -> list[str]:
     """Per task and evaluation point: our and the peer's success IQM [95% CI], and the verdict."""
-    lines = [f"| task | env steps | ours success | {peer} success | ours vs {peer} CI |", "|---|---:|---:|---:|:---:|"]
+    lines = [f"| task | env steps | ours success | {peer} success | ours vs {peer} CI | ours - {peer}, mean [95% CI] |",
+             "|---|---:|---:|---:|:---:|---:|"]
     for task, entry in section["tasks"].items():
         st = entry.get("stats")
         if not st:
-            lines.append(f"| {task} | - | no result ({(entry['ours']['job'].get('error') or '')[:80]}) | | |")
+            lines.append(f"| {task} | - | no result ({(entry['ours']['job'].get('error') or '')[:80]}) | | | |")
             continue
         for row in st["rows"]:
             p = row.get("peer")
             lines.append(f"| {task} | {row['env_steps']:,} | {_ci(row['ours'], 'iqm')} | "
-                         f"{_ci(p, 'iqm') if p else 'n/a'} | {row.get('ours_vs_peer_ci', {}).get('iqm', '-')} |")
+                         f"{_ci(p, 'iqm') if p else 'n/a'} | {row.get('ours_vs_peer_ci', {}).get('iqm', '-')} | "
+                         f"{_difference(row.get('difference'))} |")
     return lines
+
+
+def _difference(d: dict | None) -> str:
+    if not d:
+        return "-"
+    text = f"{d['mean']:+.2f} [{d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}]"
+    return f"**{text}**" if d["gap"] != "no gap detected" else text
 
 
 def _ppo_lines(ppo: dict) -> list[str]:
@@ -186,6 +195,11 @@ def _verdict_lines(single: dict) -> list[str]:
     lines += [f"Our success (IQM) lies within the peer's 95% CI at {vc.get('within', 0)} and above it at "
              f"{vc.get('above', 0)} of {len(single['verdicts'])} evaluation points"
              + (f"; below it at {', '.join(below)}." if below else ": at every point within or above."), ""]
+    dc = single.get("difference_counts")
+    if dc:
+        lines += [f"Difference of mean success, ours - peer, with a 95% CI from resampling both sides' seeds (bold "
+                  f"where the CI excludes 0): ours behind at {dc['ours behind']}, no gap detected at "
+                  f"{dc['no gap detected']}, ours ahead at {dc['ours ahead']} of {len(single['verdicts'])} points.", ""]
     fa = single.get("final_all_tasks")
     if fa:
         lines += [f"Final points, all tasks together (stratified by task): ours {_ci(fa['ours'], 'iqm')}, "

@@ -113,7 +113,9 @@ def single_stats(section: dict, reps: int) -> None:
             if has_peer:
                 row["ours_vs_peer_ci"] = {m: cv.verdict(row["ours"][m], row["peer"][f"{m}_ci"])
                                           for m in ("iqm", "mean")}
-                verdicts.append({"task": task, "env_steps": p, **row["ours_vs_peer_ci"]})
+                row["difference"] = cv.difference(scores["ours"][:, 0, i], scores["peer"][:, 0, i], reps)
+                verdicts.append({"task": task, "env_steps": p, **row["ours_vs_peer_ci"],
+                                 "difference": row["difference"]["gap"]})
             rows.append(row)
         entry["stats"] = {"points": points, "rows": rows}
         if has_peer and points:
@@ -124,6 +126,8 @@ def single_stats(section: dict, reps: int) -> None:
         section[f"verdict_counts_{m}"] = {v: sum(1 for x in verdicts if x[m] == v)
                                           for v in ("above", "within", "below")}
     section["all_points_within_or_above"] = bool(verdicts) and all(v["iqm"] != "below" for v in verdicts)
+    section["difference_counts"] = {g: sum(1 for x in verdicts if x["difference"] == g)
+                                    for g in ("ours behind", "no gap detected", "ours ahead")}
     # Final points of all tasks together (runs stratified by task).
     if final["ours"] and len({a.shape[0] for a in final["ours"] + final["peer"]}) == 1:
         est = cv.interval_estimates({n: np.concatenate(a, 1) for n, a in final.items()}, reps)
