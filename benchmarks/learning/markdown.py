@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import shlex
 from pathlib import Path
 
 from benchmarks.learning.plan import BENCH, mt10_label
+from benchmarks.learning.single import add_differences
 
 
 def _f(x, d=2):
@@ -64,6 +66,9 @@ def validate(result: dict) -> list[str]:
 def section(result: dict, source: str, only: tuple[str, ...] = SECTIONS) -> str:
     """Markdown of one learning-*.json: its sections among ``only``."""
     result = {**result, **{k: None for k in SECTIONS if k not in only}}
+    for name in ("single", "ppo"):  # results written before the difference statistic existed
+        if result.get(name) and result[name].get("verdicts") and "difference_counts" not in result[name]:
+            result[name] = add_differences(copy.deepcopy(result[name]), result["config"].get("reps") or 2000)
     m, v, cfg = result["machine"], result["versions"], result["config"]
     lines = [f"### Learning{' (quick smoke run: budgets too small to mean anything)' if cfg.get('quick') else ''}",
              "",

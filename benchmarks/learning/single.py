@@ -113,9 +113,7 @@ def single_stats(section: dict, reps: int) -> None:
             if has_peer:
                 row["ours_vs_peer_ci"] = {m: cv.verdict(row["ours"][m], row["peer"][f"{m}_ci"])
                                           for m in ("iqm", "mean")}
-                row["difference"] = cv.difference(scores["ours"][:, 0, i], scores["peer"][:, 0, i], reps)
-                verdicts.append({"task": task, "env_steps": p, **row["ours_vs_peer_ci"],
-                                 "difference": row["difference"]["gap"]})
+                verdicts.append({"task": task, "env_steps": p, **row["ours_vs_peer_ci"]})
             rows.append(row)
         entry["stats"] = {"points": points, "rows": rows}
         if has_peer and points:
@@ -126,12 +124,28 @@ def single_stats(section: dict, reps: int) -> None:
         section[f"verdict_counts_{m}"] = {v: sum(1 for x in verdicts if x[m] == v)
                                           for v in ("above", "within", "below")}
     section["all_points_within_or_above"] = bool(verdicts) and all(v["iqm"] != "below" for v in verdicts)
-    section["difference_counts"] = {g: sum(1 for x in verdicts if x["difference"] == g)
-                                    for g in ("ours behind", "no gap detected", "ours ahead")}
+    add_differences(section, reps)
     # Final points of all tasks together (runs stratified by task).
     if final["ours"] and len({a.shape[0] for a in final["ours"] + final["peer"]}) == 1:
         est = cv.interval_estimates({n: np.concatenate(a, 1) for n, a in final.items()}, reps)
         section["final_all_tasks"] = {n: cv.at(est[n], 0) for n in final}
+
+
+def add_differences(section: dict, reps: int) -> dict:
+    """Ours - peer mean success per point with its CI (curves.difference, from the per-seed
+    values of each row), into rows, verdicts and ``difference_counts``. Also fills results
+    written before this statistic existed (the report calls it on them). Returns section."""
+    gaps = {}
+    for task, entry in section["tasks"].items():
+        for row in (entry.get("stats") or {}).get("rows", []):
+            if row.get("peer"):
+                row["difference"] = cv.difference(row["ours"]["per_seed"], row["peer"]["per_seed"], reps)
+                gaps[(task, row["env_steps"])] = row["difference"]["gap"]
+    for v in section.get("verdicts") or []:
+        v["difference"] = gaps.get((v["task"], v["env_steps"]))
+    section["difference_counts"] = {g: sum(1 for x in gaps.values() if x == g)
+                                    for g in ("ours behind", "no gap detected", "ours ahead")}
+    return section
 
 
 # ----------------------------------------------------------------------------- differences
