@@ -56,7 +56,7 @@ def measure(devices=(1, 2, 4), tasks: str = "mt10", backend: str = "mujoco", num
             env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={d}".strip()
         args = [sys.executable, "-m", "benchmarks.scaling", "--worker", str(d), "--tasks", tasks, "--backend", backend,
                 "--num-envs", str(num_envs), "--chunks", str(chunks), "--chunk-length", str(chunk_length)]
-        proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(args, env=env, cwd=RESULTS.parents[1], capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
             raise RuntimeError(f"D={d} failed: {proc.stderr.strip().splitlines()[-1:]}")
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))

@@ -460,3 +460,18 @@ def test_mtsac_peer_runs_metaworld_mt10(tmp_path):
     assert s["temperature"]["target_entropy"] == -4.0 and s["critic"]["num_critics"] == 2
     assert s["env"]["max_episode_steps"] == 500 and s["env"]["use_one_hot"] and s["jax_backend"] == "cpu"
     assert summary["versions"]["metaworld"] == "3.1.1" and summary["versions"]["metaworld-algorithms"]
+
+
+def test_scaling_benchmark_measures_each_device_count_in_its_own_process():
+    """benchmarks.scaling on 1 and 2 forced CPU devices, a tiny run: both rates and the
+    efficiency rate(D) / (D x rate(1)) (1 at D = 1)."""
+    from benchmarks import scaling
+
+    report = scaling.measure(devices=(1, 2), tasks="reach-v3,push-v3", num_envs=2, chunks=1, chunk_length=5,
+                             timeout=900)
+    rows = {r["devices"]: r for r in report["rows"]}
+    assert sorted(rows) == [1, 2] and report["forced_cpu_devices"]
+    assert rows[1]["env_steps_efficiency"] == pytest.approx(1.0)
+    for r in rows.values():
+        assert r["env_steps_per_s"] > 0 and r["grad_steps_per_s"] > 0
+        assert r["env_steps_efficiency"] == pytest.approx(r["env_steps_per_s"] / (r["devices"] * rows[1]["env_steps_per_s"]))
