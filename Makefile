@@ -20,7 +20,7 @@ MTSAC_COMMIT ?= 30c9991f5e1e6e119d3f98266add3828390a038e
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export METAWORLD_JAX_CACHE ?= $(CURDIR)/.cache/metaworld_jax
 
-.PHONY: install install-warp install-gpu install-bench install-mtsac test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning bench-mtsac bench-ppo bench-scaling clean
+.PHONY: install install-warp install-gpu install-bench install-mtsac test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning bench-mtsac bench-ppo bench-scaling bench-sac-update clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -132,6 +132,11 @@ bench-mtsac: install install-mtsac
 bench-ppo: install install-bench
 	$(PY) -m benchmarks.learning --sections ppo --peer-python $(BENCH_PY) $(BENCH_ARGS)
 	$(PY) -m benchmarks.report
+
+# Our SAC update against sbx-rl's, K gradient steps from identical parameters, batches and noise
+# (seconds; its own sac-update-check-*.json): equal to float32 tolerance, or it exits 1.
+bench-sac-update: install install-bench
+	$(PY) -m benchmarks.sac_update_check --peer-python $(BENCH_PY) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(WARP_VENV) $(BENCH_VENV) .cache

@@ -53,14 +53,18 @@ def _diff(a, b) -> list[str]:
 
 
 def seeds_sharded() -> dict:
-    """Seeds over 2 and 4 devices vs the vmapped one-device program (same 4 seeds)."""
-    _, ref, ref_m = _run(None, 4)
-    ref = jax.device_get((ref, ref_m))
+    """Seeds over 2 and 4 devices vs the vmapped one-device program of the same seeds.
+
+    Keys "seeds=N/seed=S": N seeds split over S devices (N/S per device).
+    """
     out = {}
-    for s in (2, 4):
-        _, state, m = _run(MeshSpec(seed=s, data=1), 4)
-        out[f"seed={s}"] = {"diff": _diff(ref, jax.device_get((state, m))),
-                            "sharding": str(state.agent.log_alpha.sharding.spec)}
+    for seeds, splits in ((4, (2, 4)), (8, (4,))):
+        _, ref, ref_m = _run(None, seeds)
+        ref = jax.device_get((ref, ref_m))
+        for s in splits:
+            _, state, m = _run(MeshSpec(seed=s, data=1), seeds)
+            out[f"seeds={seeds}/seed={s}"] = {"diff": _diff(ref, jax.device_get((state, m))),
+                                              "sharding": str(state.agent.log_alpha.sharding.spec)}
     return out
 
 

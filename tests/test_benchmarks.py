@@ -475,3 +475,77 @@ def test_scaling_benchmark_measures_each_device_count_in_its_own_process():
     for r in rows.values():
         assert r["env_steps_per_s"] > 0 and r["grad_steps_per_s"] > 0
         assert r["env_steps_efficiency"] == pytest.approx(r["env_steps_per_s"] / (r["devices"] * rows[1]["env_steps_per_s"]))
+
+
+def _sbx_layout(actor, critic, which: str, depth: int) -> dict:
+    """Our Actor / TwinCritic params written in sbx's layout (two actor heads, stacked critics)."""
+    import numpy as np
+    from flax.traverse_util import flatten_dict
+
+    flat = {}
+    for path, v in flatten_dict(actor).items():
+        i, p = int(path[2].split("_")[1]), path[3]
+        if i < depth:
+            flat[f"actor/params/Dense_{i}/{p}"] = np.asarray(v)
+        else:
+            half = v.shape[-1] // 2
+            flat[f"actor/params/Dense_{i}/{p}"] = np.asarray(v[..., :half])
+            flat[f"actor/params/Dense_{i + 1}/{p}"] = np.asarray(v[..., half:])
+    c = flatten_dict(critic)
+    for path, v in c.items():
+        if path[1] == "q1":
+            flat[f"{which}/params/VmapContinuousCritic_0/{path[3]}/{path[4]}"] = np.stack(
+                [np.asarray(v), np.asarray(c[(path[0], "q2") + path[2:]])])
+    return flat
+
+
+def test_sac_update_check_feeds_the_peer_draws_through_our_update():
+    """benchmarks.sac_update_check: sbx's layout maps onto our params, and our update run on
+    injected draws equals our own update when the draws are the ones our keys would give."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from benchmarks import sac_update_check as check
+    from drats_jax.agents.sac import make_sac
+    from drats_jax.config import SACConfig
+    from drats_jax.types import Transition
+
+    args = check._parse(["--steps", "2", "--batch-size", "8", "--width", "8", "--depth", "2"])
+    config = SACConfig(hidden_width=8, hidden_depth=2, batch_size=8, adam_eps=1e-8, max_grad_norm=None)
+    sac = make_sac(config, num_tasks=1, obs_size=3, action_size=2)
+    state = sac.init(jax.random.PRNGKey(3))
+    peer = {f"init/{k}": v for k, v in _sbx_layout(state.actor_params, state.critic_params, "qf", 2).items()}
+    peer.update({f"init/{k}": v for k, v in _sbx_layout(state.actor_params, state.critic_params, "target", 2).items()
+                 if k.startswith("target/")})
+    peer["init/ent/log_ent_coef"] = np.float32(0.0)
+    actor, critic = check._ours_from_sbx({k[5:]: v for k, v in peer.items()}, "qf")
+    for a, b in zip(jax.tree.leaves((state.actor_params, state.critic_params)), jax.tree.leaves((actor, critic))):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    r = np.random.default_rng(0)
+    peer.update({"batch/obs": r.normal(size=(2, 8, 3)).astype(np.float32),
+                 "batch/action": r.uniform(-1, 1, (2, 8, 2)).astype(np.float32),
+                 "batch/reward": r.normal(size=(2, 8)).astype(np.float32),
+                 "batch/next_obs": r.normal(size=(2, 8, 3)).astype(np.float32),
+                 "batch/terminal": (r.uniform(size=(2, 8)) < 0.3).astype(np.float32)})
+    # The draws our own update takes from PRNGKey(i): critic target first, then actor.
+    keys = [jax.random.split(jax.random.PRNGKey(i)) for i in range(2)]
+    peer["noise/critic"] = np.stack([np.asarray(jax.random.normal(k[0], (8, 2))) for k in keys])
+    peer["noise/actor"] = np.stack([np.asarray(jax.random.normal(k[1], (8, 2))) for k in keys])
+    metrics, injected = check.run_ours(args, peer)
+    # The same two steps without injection.
+    ours = state.replace(actor_opt=sac.actor_tx.init(state.actor_params), critic_opt=sac.critic_tx.init(state.critic_params))
+    for i in range(2):
+        batch = Transition(obs=jnp.asarray(peer["batch/obs"][i]), action=jnp.asarray(peer["batch/action"][i]),
+                           reward=jnp.asarray(peer["batch/reward"][i]), next_obs=jnp.asarray(peer["batch/next_obs"][i]),
+                           terminal=jnp.asarray(peer["batch/terminal"][i] > 0), truncation=jnp.zeros((8,), bool),
+                           task_id=jnp.zeros((8,), jnp.int32))
+        ours, m = sac.update(ours, batch, jax.random.PRNGKey(i))
+        assert metrics["critic_loss"][i] == float(m["critic_loss"])
+    for a, b in zip(jax.tree.leaves(ours.actor_params), jax.tree.leaves(injected.actor_params)):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    # A draw swapped between the two samples is detected by the comparison.
+    swapped = dict(peer, **{"noise/critic": peer["noise/actor"], "noise/actor": peer["noise/critic"]})
+    _, other = check.run_ours(args, swapped)
+    assert not all(np.array_equal(np.asarray(a), np.asarray(b))
+                   for a, b in zip(jax.tree.leaves(ours.actor_params), jax.tree.leaves(other.actor_params)))

@@ -98,12 +98,15 @@ def test_seeds_split_over_2_and_4_devices_equal_the_vmapped_run():
     result = _check("seeds_sharded")
     for name, r in result.items():
         assert r["sharding"] == "P('seed',)", (name, r)
-        # Bit for bit is what the issue asks; on this CPU the partitioned program's gradient
-        # arithmetic differs in the last bits (~1e-8 relative after one chunk, the same with
-        # --xla_cpu_multi_thread_eigen=false; a (1, 1) mesh through shard_map and vmapped
-        # seeds are bit-identical). Pin the gap to float rounding.
-        for leaf in r["diff"]:
-            assert 0 <= float(leaf.rsplit(": ", 1)[1]) < 1e-5, (name, leaf)
+    # Two or more seeds per device: the per-device program is the vmapped program on fewer
+    # seeds, bit for bit (this needed Adam's bias correction as a product: agents/common.py).
+    assert result["seeds=4/seed=2"]["diff"] == [], result["seeds=4/seed=2"]
+    assert result["seeds=8/seed=4"]["diff"] == [], result["seeds=8/seed=4"]
+    # One seed per device: XLA runs that device's matmuls unbatched, which on AVX2 CPUs sum in
+    # another order than the batched ones (as a vmapped seed against its single run,
+    # tests/seed_runs.py). Pin that gap to float rounding.
+    for leaf in result["seeds=4/seed=4"]["diff"]:
+        assert 0 <= float(leaf.rsplit(": ", 1)[1]) < 1e-5, leaf
 
 
 def test_data_parallel_sac_keeps_replicated_parts_identical_on_every_device():
