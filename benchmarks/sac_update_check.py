@@ -19,6 +19,7 @@ the seeds' noise, not the learner.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -96,11 +97,10 @@ def run_ours(args, peer: dict):
     init = {k[len("init/"):]: v for k, v in peer.items() if k.startswith("init/")}
     actor, critic = _ours_from_sbx(init, "qf")
     _, target = _ours_from_sbx(init, "target")
+    # Fresh optimiser states depend on the parameters' shapes only: sac.init's fit sbx's values.
     state = sac.init(jax.random.PRNGKey(0)).replace(
         actor_params=actor, critic_params=critic, target_critic_params=target,
-        log_alpha=jnp.full((1,), init["ent/log_ent_coef"], jnp.float32),
-        actor_opt=sac.actor_tx.init(actor), critic_opt=sac.critic_tx.init(critic),
-        alpha_opt=sac.alpha_tx.init(jnp.zeros((1,), jnp.float32)))
+        log_alpha=jnp.full((1,), init["ent/log_ent_coef"], jnp.float32))
     metrics = {"critic_loss": [], "actor_loss": [], "alpha_loss": [], "alpha": []}
     b = args.batch_size
     for i in range(args.steps):
@@ -151,10 +151,7 @@ def main(argv=None) -> int:
     metrics, state = run_ours(args, peer)
     result = compare(peer, metrics, state)
     result["config"] = {k: v for k, v in vars(args).items() if k != "out_dir"}
-    result["peer_versions"] = subprocess.run(
-        [args.peer_python, "-c", "import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
-         "('sbx-rl', 'stable-baselines3', 'jax', 'flax', 'optax', 'tfp-nightly')}))"],
-        capture_output=True, text=True, check=True).stdout.strip()
+    result["peer_versions"] = json.loads(str(peer["versions"]))
     path = write("sac-update-check", result, args.out_dir)
     for name, m in result["metrics"].items():
         print(f"{name:12s} step 1 ours {m['ours'][0]: .6f} sbx {m['sbx'][0]: .6f} | step {args.steps} ours "

@@ -14,13 +14,17 @@ exactly as ``gradient_steps=1`` does in training). Writes ``--out`` (.npz):
   recovered by sampling sbx's own distribution class with the same key at loc 0, scale 1e-3
   (so tanh is linear to float precision), and checked against sbx's sampled actions;
 - ``metrics/<name>``: f32[K] per step (critic loss, actor loss, temperature loss, temperature);
-- ``noise_check/max_abs_action_error``: how far tanh(mean + std * noise) is from sbx's sample.
+- ``noise_check/max_abs_action_error``: how far tanh(mean + std * noise) is from sbx's sample;
+- ``versions``: JSON of the peer's package versions.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+
+from peer_common import versions  # benchmarks/peer_common.py
 
 
 def _parse(argv=None) -> argparse.Namespace:
@@ -130,6 +134,7 @@ def main(argv=None) -> int:
     out["noise/actor"] = np.stack(noise_a)
     out.update({f"metrics/{k}": np.asarray(v, np.float32) for k, v in metrics.items()})
     out["noise_check/max_abs_action_error"] = np.asarray(max(errors), np.float32)
+    out["versions"] = np.asarray(json.dumps(versions(("sbx-rl", "stable-baselines3", "jax", "flax", "optax", "tfp-nightly"))))
     np.savez(args.out, **out)
     print(f"sbx: {args.steps} steps, critic loss {metrics['critic_loss'][0]:.4f} -> {metrics['critic_loss'][-1]:.4f}, "
           f"noise check {max(errors):.2e}", flush=True)
