@@ -81,6 +81,8 @@ def _max_relative(a, b) -> float:
 
 
 def run_peer(args, npz: Path) -> None:
+    if not Path(args.peer_python).exists():
+        raise SystemExit(f"--peer-python {args.peer_python} does not exist (make install-bench creates .venv-bench)")
     cmd = [args.peer_python, str(REPO / "benchmarks" / "sbx_sac_updates.py"), "--steps", str(args.steps),
            "--batch-size", str(args.batch_size), "--width", str(args.width), "--depth", str(args.depth),
            "--seed", str(args.seed), "--out", str(npz)]
