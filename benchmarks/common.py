@@ -58,11 +58,12 @@ def environment() -> dict:
     }
 
 
-def write(name: str, payload: dict, out_dir: Path | str | None = None) -> Path:
-    """Writes ``{name}-{local time}.json`` (environment() merged in) and returns its path."""
+def write(name: str, payload: dict, out_dir: Path | str | None = None, stamp: str | None = None) -> Path:
+    """Writes ``{name}-{stamp or local time}.json`` (environment() merged in) and returns its
+    path; pass the same ``stamp`` to rewrite one file as a run goes on."""
     out = Path(out_dir) if out_dir is not None else RESULTS
     out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = stamp or datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = out / f"{name}-{stamp}.json"
     path.write_text(json.dumps({"benchmark": name, **environment(), **payload}, indent=2))
     return path

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import time
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -58,6 +59,38 @@ def test_warp_mixed_tasks_agree_with_c_mujoco():
               f"{d_obs[0]:.1e} {d_obs[9]:.1e} {d_obs[-1]:.1e}; max |reward diff| {d_rew:.1e}")
         assert d_obs.max() < 5e-3 and d_rew < 0.1, name
     print(f"first call (compile + run) seconds: {seconds}")
+
+
+def test_vector_step_equals_the_env_api_step_on_any_layout():
+    """The trainer's step (`vector_step`: one task per block, no loop over tasks) equals the
+    env API's per-slot step, which stays correct when blocks mix tasks; under a seed vmap too."""
+    env = metaworld_jax.make(["reach-v3", "push-v3", "pick-place-v3"], backend="warp", seed=0, block_size=2)
+    tasks, goals = jnp.repeat(jnp.arange(3, dtype=jnp.int32), 2), jnp.tile(jnp.arange(2, dtype=jnp.int32), 3)
+    states = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), 6), tasks, goals)
+    actions = jax.random.uniform(jax.random.PRNGKey(1), (6, 4), minval=-1, maxval=1)
+    blocked = jax.jit(env.vector_step(2))(states, actions)
+    per_slot = jax.jit(jax.vmap(env.step))(states, actions)
+    chex.assert_trees_all_close(blocked, per_slot, atol=0, rtol=0)
+    perm = jnp.array([3, 0, 5, 1, 4, 2])  # every block of 2 now holds two tasks
+    mixed = jax.jit(jax.vmap(env.step))(jax.tree.map(lambda x: x[perm], states), actions[perm])
+    chex.assert_trees_all_close(mixed, jax.tree.map(lambda x: x[perm], blocked), atol=0, rtol=0)
+    seeds = jax.jit(jax.vmap(env.vector_step(2)))(*jax.tree.map(lambda x: jnp.stack([x, x]), (states, actions)))
+    chex.assert_trees_all_close(jax.tree.map(lambda x: x[1], seeds), blocked, atol=0, rtol=0)
+    assert float(jnp.abs(blocked.obs - states.obs).max()) > 1e-4  # the physics did advance
+
+
+def test_mt10_vector_step_on_warp_has_no_host_round_trip():
+    """MJX-Warp's MT10 step as the trainer runs it: one branch per scene, no host callback,
+    no data-dependent loop (Warp's solver runs inside its kernels). Traced, not compiled."""
+    from tests.test_task_blocks import host_callbacks, loops_outside_solver, switch_widths
+
+    env = metaworld_jax.make("mt10", backend="warp", seed=0, block_size=1)
+    task = jnp.arange(env.num_tasks, dtype=jnp.int32)
+    states = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), env.num_tasks), task, jnp.zeros_like(task))
+    jaxpr = jax.make_jaxpr(env.vector_step(1))(states, jnp.zeros((env.num_tasks, env.action_size)))
+    assert host_callbacks(jaxpr) == [] and loops_outside_solver(jaxpr) == []
+    widths = switch_widths(jaxpr)
+    assert widths.count(8) == 1 and widths.count(env.num_tasks) == 1  # 8 scenes; the task layer
 
 
 def test_warp_touching_matches_c_through_a_scripted_grasp():
@@ -134,3 +167,9 @@ def test_gpu_proof_script_runs_every_section(tmp_path):
     (speed,) = r["speed"]
     assert speed["block_size"] == 2 and speed["env_steps_per_s"] > 0
     assert "mtcworldmjx" in r["peers"]
+
+
+def test_warm_cache_compiles_what_a_warp_run_uses(tmp_path):
+    from tests.test_programs import warm_cache_fills_what_the_run_uses
+
+    warm_cache_fills_what_the_run_uses(tmp_path, "warp")

@@ -4,6 +4,12 @@ Per slot: reset is a lookup into a table of each (task, goal)'s initial state, b
 host when the env is made (MetaWorld resets are deterministic given the goal); step asks the
 physics backend for the next state and readings, then the task layer (a `lax.switch` on the
 slot's task id) builds the 39-d observation, reward and success.
+
+On the MJX backends the physics and the task layer of a step run per block of slots that hold
+one task (`backends/task_blocks.py`): only that task's scene and reward code run. `step`
+accepts any task in any slot; `vector_step(block)` is the batched step for layouts where
+every block of `block` consecutive slots holds one task (the trainer's), with no
+data-dependent loop.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from flax import struct
 
 from metaworld_jax import goals as goals_lib
 from metaworld_jax import reset_cache
-from metaworld_jax.backends import make_backend
+from metaworld_jax.backends import make_backend, task_blocks
 from metaworld_jax.host_sim import HostSim
 from metaworld_jax.readings import COMMON_READINGS, HostReader, Layout
 from metaworld_jax.tasks import REGISTRY, Task
@@ -86,6 +92,10 @@ class MetaWorldEnv:
         )
         self._step_branches = [self._make_step_branch(i) for i in range(self.num_tasks)]
         self._reset_branches = [self._make_reset_branch(i) for i in range(self.num_tasks)]
+        # MJX backends: physics and task layer per block of one task (None: the C backend,
+        # whose host callback takes any task per slot in one call).
+        self._blocked = hasattr(self.backend, "block_step")
+        self._mixed_step = task_blocks.per_slot(self._make_block, self.block_size) if self._blocked else None
 
     # ------------------------------------------------------------------ host: reset table
     def _build_resets(self):
@@ -157,6 +167,44 @@ class MetaWorldEnv:
 
         return branch
 
+    def task_layer(self, task_id, readings, context, prev_frame, action):
+        """One slot's (frame f32[18], obs f32[39], reward f32[], success bool[]) from its
+        readings; a `lax.switch` on the task (one branch runs when task_id is a scalar)."""
+        return jax.lax.switch(task_id, self._step_branches, readings, context, prev_frame, action)
+
+    def _make_block(self, b: int):
+        """Block function (task_blocks) of the MJX backends: physics then task layer of b slots
+        of one task: (task, lanes, physics, goal, control, context, prev_frame, action) ->
+        (physics, frame, obs, reward, success)."""
+        physics_step = self.backend.block_step(b)
+        layer = jax.vmap(self.task_layer, in_axes=(None, 0, 0, 0, 0))
+
+        def f(task, lanes, physics, goal, control, context, prev_frame, action):
+            physics, readings = physics_step(task, lanes, physics, goal, control)
+            return (physics, *layer(task, readings, context, prev_frame, action))
+
+        return f
+
+    def vector_step(self, block: int):
+        """The batched step (states [B], actions f32[B, 4]) -> states [B] for layouts where
+        every block of `block` consecutive slots holds one task (B a multiple of `block`; the
+        caller guarantees the layout: a block runs the task of its first slot). On the MJX
+        backends it runs one task's physics and task layer per block, with no data-dependent
+        loop; on the C backend it is `jax.vmap(step)`."""
+        if not self._blocked:
+            return jax.vmap(self.step)
+        blocked = task_blocks.dispatch(self._make_block, int(block), uniform=True)
+
+        def step(states: State, actions: jax.Array) -> State:
+            actions = jnp.asarray(actions, jnp.float32)
+            control = jax.vmap(_control)(actions)
+            physics, frame, obs, reward, success = blocked(
+                states.info["task_id"], states.physics.backend, states.info["goal_index"], control,
+                states.physics.context, states.physics.prev_frame, actions)
+            return jax.vmap(self._next_state)(states, physics, frame, obs, reward, success)
+
+        return step
+
     def _with_one_hot(self, obs, task_id):
         if not self.task_one_hot:
             return obs
@@ -196,26 +244,32 @@ class MetaWorldEnv:
 
         action: f32[4] in [-1, 1]: xyz mocap motion (x 1 cm, clipped), gripper command.
         """
-        action = jnp.asarray(action, jnp.float32)
-        if action.shape != (ACTION_SIZE,):
-            raise ValueError(
-                f"action must have shape ({ACTION_SIZE},) per slot (use jax.vmap for batches), got {action.shape}"
-            )
+        control = _control(action)
         task_id, goal_index = state.info["task_id"], state.info["goal_index"]
-        control = jnp.concatenate([jnp.clip(action[:3], -1.0, 1.0) * ACTION_SCALE, action[3:]])
-        physics, readings = self.backend.step(state.physics.backend, task_id, goal_index, control)
-        frame, obs, reward, success = jax.lax.switch(
-            task_id, self._step_branches, readings, state.physics.context, state.physics.prev_frame, action
-        )
+        args = (state.physics.context, state.physics.prev_frame, action)
+        if self._mixed_step is None:  # C backend: one host callback for every slot, then the task layer
+            physics, readings = self.backend.step(state.physics.backend, task_id, goal_index, control)
+            return self._next_state(state, physics, *self.task_layer(task_id, readings, *args))
+        return self._next_state(state, *self._mixed_step(task_id, state.physics.backend, goal_index, control, *args))
+
+    def _next_state(self, state: State, physics, frame, obs, reward, success) -> State:
         steps = state.info["steps"] + 1
         truncation = steps >= self.episode_length
         return State(
             physics=Sim(backend=physics, prev_frame=frame, context=state.physics.context),
-            obs=self._with_one_hot(obs, task_id),
+            obs=self._with_one_hot(obs, state.info["task_id"]),
             reward=reward,
             done=truncation,
             info={**state.info, "success": success, "truncation": truncation, "steps": steps},
         )
+
+
+def _control(action: jax.Array) -> jax.Array:
+    """f32[4] action -> the backend's control: mocap motion (clipped, scaled), gripper command."""
+    action = jnp.asarray(action, jnp.float32)
+    if action.shape != (ACTION_SIZE,):
+        raise ValueError(f"action must have shape ({ACTION_SIZE},) per slot (use jax.vmap for batches), got {action.shape}")
+    return jnp.concatenate([jnp.clip(action[:3], -1.0, 1.0) * ACTION_SCALE, action[3:]])
 
 
 def _check_index(what: str, value, bound: int) -> None:

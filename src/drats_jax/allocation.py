@@ -30,7 +30,7 @@ from jax import lax
 from drats_jax.mesh import DataAxis
 from drats_jax.samplers import Sampler
 from drats_jax.samplers import stats as task_stats
-from drats_jax.types import Transition
+from drats_jax.types import Transition, vector_step
 
 # Per-step, per-task episode counts and sums that ``chunk_metrics`` reduces.
 EPISODE_KEYS = ("episodes", "return_sum", "success_sum")
@@ -128,7 +128,8 @@ def make_allocation(env: Any, sampler: Sampler, *, num_envs: int, task_block: in
     n, e, block = int(env.num_tasks), int(num_envs), int(task_block)
     e_local = e // data.size
     num_goals = int(env.num_goals)
-    v_reset, v_step = jax.vmap(env.reset), jax.vmap(env.step)
+    # Blocks of `block` slots hold one task (one draw per block, episodes end together).
+    v_reset, v_step = jax.vmap(env.reset), vector_step(env, block)
 
     def reset_slots(rng, sampler_state):
         """Fresh episodes in every slot: task ~ Categorical(log q) per block of slots, goal

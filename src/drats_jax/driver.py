@@ -171,7 +171,7 @@ def _abstract_state(trainer: Trainer, cfg):
                         trainer.state_shardings(shapes, cfg.seeds))
 
 
-def _evaluator(trainer: Trainer, env, episodes: int):
+def evaluator(trainer: Trainer, env, episodes: int):
     """evaluate(agent states [S]) -> per-seed results, jitted; on a mesh, seeds split over
     ``seed`` and each task's episodes over ``data`` (results psum'd once, replicated)."""
     from drats_jax import evaluate as evaluation  # noqa: PLC0415
@@ -240,7 +240,7 @@ def _chunk_loop(p: Prepared, logger, stop: StopRequest, log: Callable[[str], Non
     names = tuple(env.task_names)
     e, per_chunk = trainer.num_envs, trainer.env_steps_per_chunk
     init, warmup, chunk = trainer.jitted(cfg.seeds)
-    evaluate = _evaluator(trainer, env, cfg.eval_episodes)
+    evaluate = evaluator(trainer, env, cfg.eval_episodes)
     scale = evaluation.return_scale(env)
     if p.resumed is not None:
         # On a mesh it was restored sharded in place (device_put of arrays spanning other processes fails).

@@ -32,6 +32,7 @@ import numpy as np
 from jax import lax
 
 from drats_jax.mesh import DataAxis
+from drats_jax.types import vector_step
 
 MAX_REWARD_PER_STEP = 10.0
 
@@ -54,7 +55,7 @@ def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50,
     task = jnp.repeat(jnp.arange(n, dtype=jnp.int32), k_pad)  # slot i: task i // k_pad
     counted = jnp.tile(jnp.arange(k_pad) < k_local, n)
     horizon = int(env.episode_length)
-    v_reset, v_step = jax.vmap(env.reset), jax.vmap(env.step)
+    v_reset, v_step = jax.vmap(env.reset), vector_step(env, block)  # slots task-major, whole blocks
 
     def evaluate(agent_state) -> dict:
         # Env resets are keyed for the interface (MetaWorld's and the test envs' resets ignore

@@ -23,3 +23,12 @@ class Transition:
     terminal: jax.Array
     truncation: jax.Array
     task_id: jax.Array
+
+
+def vector_step(env, block: int):
+    """The env's batched step for slots laid out in blocks of ``block`` consecutive slots that
+    hold one task (how the allocation and the evaluation lay them out): the env's own
+    ``vector_step(block)`` where it offers one (MetaWorld on the MJX backends: one task's
+    physics per block, no data-dependent loop), else ``jax.vmap(env.step)``."""
+    make = getattr(env, "vector_step", None)
+    return make(block) if make is not None else jax.vmap(env.step)

@@ -11,8 +11,16 @@ the action as the C backend does, runs frame_skip `mjx.step`s and the `mjx.forwa
 runs before observing, and reads the task's readings. Per-goal model edits (bodies metaworld
 moves at reset) are set on the slot's `mjx.Model`.
 
-Mixed tasks: each task is one `lax.switch` branch; under vmap, `task_blocks.grouped_switch`
-runs each block of `block_size` slots through the branch of its task only.
+One physics branch per *scene*, not per task: tasks that share a scene (MT50: 50 tasks on
+36 scenes) share its compiled step; what differs per task (mocap bounds, the bodies moved per
+goal, which readings it reads) is data indexed by the task id. `block_step(b)` is the step of
+a block of b slots that hold one task: a scalar-index `lax.switch` over the scenes, so only
+that scene's physics runs; `task_blocks.dispatch` groups the slots into such blocks.
+
+On MJX-JAX a step is 6 passes of one loop body: `mjx.forward`, then Euler integration on the
+first 5 (metaworld's frame_skip); the 6th pass is the forward metaworld runs before it
+observes. The same arithmetic as 5 `mjx.step`s and a `mjx.forward`, with one copy of the
+forward pass (collision, constraints, solver) in the program instead of two.
 """
 
 from __future__ import annotations
@@ -27,9 +35,9 @@ import numpy as np
 
 from metaworld_jax.backends import scene_adapter
 from metaworld_jax.backends.overrides import complete_overrides
-from metaworld_jax.backends.task_blocks import grouped_switch
+from metaworld_jax.backends import task_blocks
 from metaworld_jax.host_sim import FRAME_SKIP, MOCAP_QUAT, STATE_SPEC
-from metaworld_jax.readings import COMMON_READINGS, Layout, pad_geoms, resolve
+from metaworld_jax.readings import COMMON_READINGS, KIND_SIZES, Layout, pad_geoms, resolve
 
 DEFAULT_BLOCK_SIZE = 128
 
@@ -98,18 +106,29 @@ class StateLayout:
 
 
 class DeviceReader:
-    """Fills a task's reading vector from an mjx.Data, in JAX (f32)."""
+    """Fills a reading vector from an mjx.Data, in JAX (f32): a task's readings, or any list
+    of resolved (kind, index) items (a scene's union of its tasks' readings)."""
 
     def __init__(self, model: mujoco.MjModel, spec, frame_fix=None):
-        """frame_fix: {geom id: f64[3, 3]}, see `scene_adapter.AdaptedScene.frame_fix`."""
+        """spec: {name: (kind, mujoco name)}; frame_fix: {geom id: f64[3, 3]}, see
+        `scene_adapter.AdaptedScene.frame_fix`."""
         self.layout = Layout.of(spec)
-        self._items = [(kind, resolve(model, kind, name)) for kind, name in spec.values()]
+        self.items = tuple((kind, resolve(model, kind, name)) for kind, name in spec.values())
         self._pads = pad_geoms(model)
-        self._fix = {i: np.asarray(c, np.float32) for i, c in (frame_fix or {}).items()}
+        self.frame_fix = dict(frame_fix or {})
+        self._fix = {i: np.asarray(c, np.float32) for i, c in self.frame_fix.items()}
+
+    @classmethod
+    def of_items(cls, model: mujoco.MjModel, items, frame_fix=None) -> "DeviceReader":
+        """A reader of resolved items [(kind, index)], in that order."""
+        reader = cls(model, {}, frame_fix)
+        reader.items = tuple(items)
+        reader.layout = Layout.of_sizes({f"{k}:{i}": KIND_SIZES[k] for k, i in reader.items})
+        return reader
 
     def read(self, d, size: int, lane=0):
         parts = []
-        for kind, i in self._items:
+        for kind, i in self.items:
             if kind == "body_xpos":
                 parts.append(d.xpos[i])
             elif kind == "body_xquat":
@@ -186,20 +205,26 @@ class MjxBackend:
         if self.block_size < 1:
             raise ValueError(f"block_size must be >= 1, got {block_size}")
         variant = "mjx" if impl == "jax" else "stock"
-        scenes = list(dict.fromkeys(t.scene for t in self.tasks))
-        models = {s: scene_adapter.load(s, variant) for s in scenes}
+        self.scenes = list(dict.fromkeys(t.scene for t in self.tasks))
+        models = {s: scene_adapter.load(s, variant) for s in self.scenes}
         overrides = complete_overrides(self.tasks, overrides, models)
         self._models = models
         self._layouts = {s: StateLayout.of(m) for s, m in models.items()}
-        self._readers = [DeviceReader(models[t.scene], {**COMMON_READINGS, **t.READINGS},
-                                      scene_adapter.frame_fix(t.scene, variant)) for t in self.tasks]
+        self.readers = [DeviceReader(models[t.scene], {**COMMON_READINGS, **t.READINGS},
+                                     scene_adapter.frame_fix(t.scene, variant)) for t in self.tasks]
         self.physics_size = max(l.size for l in self._layouts.values())
-        self.reading_size = max(r.layout.size for r in self._readers)
+        self.reading_size = max(r.layout.size for r in self.readers)
         self._host_data = {s: mujoco.MjData(m) for s, m in models.items()}
-        self._max_contacts = dict.fromkeys(scenes, 0)  # most contacts seen in a reset state
-        self._overrides = [self._override_table(models[t.scene], ov) for t, ov in zip(self.tasks, overrides)]
+        self._max_contacts = dict.fromkeys(self.scenes, 0)  # most contacts seen in a reset state
+        # Per task, indexed by task id: its scene, its index among its scene's tasks, mocap bounds.
+        self.scene_of = np.array([self.scenes.index(t.scene) for t in self.tasks], np.int32)
+        self._local = np.array([[u.scene for u in self.tasks[:i]].count(t.scene) for i, t in enumerate(self.tasks)],
+                               np.int32)
+        self._mocap = np.array([np.stack(t.mocap_bounds) for t in self.tasks], np.float32)  # [T, 2, 3]
+        self._scene_data = [self._scene_tables(s, overrides) for s in self.scenes]
         self._device = {}  # (scene, block) -> (mjx.Model, mjx.Data template), built on first trace
-        self._switch = grouped_switch(self._branches, self.block_size)
+        self._blocks = {}  # (scene, block) -> jitted block step, see _scene_block
+        self.step = task_blocks.per_slot(self.block_step, self.block_size)
 
     # ---------- host ----------
     def pack(self, task: int, state64: np.ndarray) -> np.ndarray:
@@ -211,18 +236,35 @@ class MjxBackend:
         self._max_contacts[scene] = max(self._max_contacts[scene], int(d.ncon))
         return self._layouts[scene].pack_host(d, self.physics_size)
 
-    @staticmethod
-    def _override_table(model, full):
-        """-> ((body ids, f32[G, nb, 3] or None), (site ids, f32[G, ns, 3] or None))."""
-        bodies = [(model.body(n).id, v) for (k, n), v in full.items() if k == "body"]
-        sites = [(model.site(n).id, v) for (k, n), v in full.items() if k == "site"]
+    def _scene_tables(self, scene, overrides) -> dict:
+        """What a scene's branch looks up by the task's index among the scene's tasks:
+        overridden body/site ids and their values per (task, goal), and each task's readings
+        as indices into the scene's union of readings (the last entry of which is a 0)."""
+        model = self._models[scene]
+        mine = [i for i, t in enumerate(self.tasks) if t.scene == scene]
+        # complete_overrides gives every task of a scene the same keys, in the same order.
+        keys = list(overrides[mine[0]])
 
-        def table(rows):
-            if not rows:
+        def table(kind, lookup):
+            ks = [n for k, n in keys if k == kind]
+            if not ks:
                 return np.zeros(0, np.int32), None
-            return np.array([i for i, _ in rows], np.int32), np.stack([v for _, v in rows], 1).astype(np.float32)
+            ids = np.array([lookup(n).id for n in ks], np.int32)
+            vals = np.stack([np.stack([overrides[i][(kind, n)] for n in ks], 1) for i in mine]).astype(np.float32)
+            return ids, vals  # vals f32[tasks of the scene, G, k, 3]
 
-        return table(bodies), table(sites)
+        items = list(dict.fromkeys(item for i in mine for item in self.readers[i].items))
+        offsets, off = {}, 0
+        for item in items:
+            offsets[item] = off
+            off += KIND_SIZES[item[0]]
+        gather = np.full((len(mine), self.reading_size), off, np.int32)  # default: the trailing 0
+        for row, i in enumerate(mine):
+            idx = [offsets[item] + j for item in self.readers[i].items for j in range(KIND_SIZES[item[0]])]
+            gather[row, : len(idx)] = idx
+        reader = DeviceReader.of_items(model, items, self.readers[mine[0]].frame_fix)
+        return {"bodies": table("body", model.body), "sites": table("site", model.site), "reader": reader,
+                "gather": gather}
 
     def warp_sizes(self, scene: str, block: int) -> tuple[int, int]:
         """(naconmax over the block's worlds, njmax per world) for MJX-Warp's fixed buffers.
@@ -256,25 +298,45 @@ class MjxBackend:
         return self._device[key]
 
     # ---------- device ----------
-    def _branches(self, block: int):
-        """The per-slot step of every task, for blocks of `block` slots (see task_blocks)."""
-        return [self._branch(i, block) for i in range(len(self.tasks))]
+    def block_step(self, block: int):
+        """The step of a block of `block` slots that hold one task:
+        f(task i32[], lanes i32[b], physics f32[b, P], goal i32[b], control f32[b, 4])
+        -> (physics f32[b, P], readings f32[b, R]); only the task's scene runs."""
+        branches = [self._scene_block(s, block) for s in range(len(self.scenes))]
+        scene_of = self.scene_of
 
-    def _branch(self, i: int, block: int):
-        task = self.tasks[i]
-        scene = task.scene
-        layout, reader = self._layouts[scene], self._readers[i]
-        lo, hi = (np.asarray(b, np.float32) for b in task.mocap_bounds)
-        (body_ids, body_vals), (site_ids, site_vals) = self._overrides[i]
-        width, r_size = self.physics_size, self.reading_size
+        def f(task, lanes, physics, goal, control):
+            return jax.lax.switch(jnp.asarray(scene_of)[task], branches, task, lanes, physics, goal, control)
 
-        def step(lane, physics, goal, control):
-            mjx = mjx_module()
+        return f
+
+    def _scene_block(self, s: int, block: int):
+        """Scene s's step of a block (block_step's signature), jitted and cached per (scene,
+        block): every trace of a program that steps this scene (the trainer's step, seeds
+        folded in, the mixed path's tasks) reuses one traced jaxpr instead of running MJX's
+        Python again, which is most of the trace time."""
+        if (s, block) not in self._blocks:
+            self._blocks[(s, block)] = jax.jit(self._make_scene_block(s, block))
+        return self._blocks[(s, block)]
+
+    def _make_scene_block(self, s: int, block: int):
+        scene = self.scenes[s]
+        layout, tables = self._layouts[scene], self._scene_data[s]
+        body_ids, body_vals = tables["bodies"]
+        site_ids, site_vals = tables["sites"]
+        reader, gather = tables["reader"], tables["gather"]
+        width, local, mocap = self.physics_size, self._local, self._mocap
+
+        def prepare(task, physics, goal, control):
+            """One slot: its model's moved bodies/sites, and its mjx.Data with the action applied."""
             mx, d = self._device_scene(scene, block)
+            row = jnp.asarray(local)[task]  # the task's index among the scene's tasks
+            body_pos, site_pos = mx.body_pos, mx.site_pos
             if body_vals is not None:
-                mx = mx.replace(body_pos=mx.body_pos.at[body_ids].set(jnp.asarray(body_vals)[goal]))
+                body_pos = body_pos.at[body_ids].set(jnp.asarray(body_vals)[row, goal])
             if site_vals is not None:
-                mx = mx.replace(site_pos=mx.site_pos.at[site_ids].set(jnp.asarray(site_vals)[goal]))
+                site_pos = site_pos.at[site_ids].set(jnp.asarray(site_vals)[row, goal])
+            lo, hi = jnp.asarray(mocap)[task]
             d = layout.unpack(physics, d)
             # As the C backend: the mocap moves by the (scaled, clipped) action within the
             # task's bounds; the gripper command drives the two fingers in opposition.
@@ -283,12 +345,36 @@ class MjxBackend:
                 mocap_quat=d.mocap_quat.at[0].set(jnp.asarray(MOCAP_QUAT, jnp.float32)),
                 ctrl=d.ctrl.at[0].set(control[3]).at[1].set(-control[3]),
             )
-            d = jax.lax.fori_loop(0, FRAME_SKIP, lambda _, d: mjx.step(mx, d), d)
-            d = mjx.forward(mx, d)
-            return layout.pack(d, width), reader.read(d, r_size, lane)
+            return body_pos, site_pos, d
 
-        return step
+        def each_slot(fn):
+            """fn(mjx.Model, mjx.Data) on every slot, each with its own moved bodies/sites."""
+            mx, _ = self._device_scene(scene, block)
+            return jax.vmap(lambda bp, sp, d: fn(mx.replace(body_pos=bp, site_pos=sp), d))
 
-    def step(self, physics, task_id, goal_index, control):
-        """physics f32[P], task_id i32[], goal_index i32[], control f32[4] -> (f32[P], f32[R])."""
-        return self._switch(task_id, physics, goal_index, control)
+        def readings(task, lane, d):
+            union = jnp.concatenate([reader.read(d, reader.layout.size, lane), jnp.zeros((1,), jnp.float32)])
+            return layout.pack(d, width), union[jnp.asarray(gather)[jnp.asarray(local)[task]]]
+
+        def f(task, lanes, physics, goal, control):
+            mjx = mjx_module()
+            bp, sp, d = jax.vmap(prepare, in_axes=(None, 0, 0, 0))(task, physics, goal, control)
+            if self.impl == "jax":
+                # One forward pass in the program (module docstring). The loop carries the
+                # block's batched Data, so the slots' vmap sits inside the loop body.
+                forward, euler = each_slot(mjx.forward), each_slot(mjx.euler)
+
+                def substep(i, d):
+                    d = forward(bp, sp, d)
+                    return jax.lax.cond(i < FRAME_SKIP, lambda d: euler(bp, sp, d), lambda d: d, d)
+
+                d = jax.lax.fori_loop(0, FRAME_SKIP + 1, substep, d)
+            else:  # MJX-Warp: each call is one batched kernel launch sequence over the block's worlds
+                def one_slot(mx, d):
+                    d = jax.lax.fori_loop(0, FRAME_SKIP, lambda _, d: mjx.step(mx, d), d)
+                    return mjx.forward(mx, d)
+
+                d = each_slot(one_slot)(bp, sp, d)
+            return jax.vmap(readings, in_axes=(None, 0, 0))(task, lanes, d)
+
+        return f

@@ -168,7 +168,7 @@ class MujocoBackend:
             scene = self.scenes[t]
             m, d = worker.models[scene], worker.datas[scene]
             if worker.applied.get(scene) != (t, g):
-                self._apply_overrides(m, t, g)
+                self.apply_overrides(m, t, g)
                 worker.applied[scene] = (t, g)
             n = self.state_sizes[t]
             mujoco.mj_setState(m, d, state[i, :n], STATE_SPEC)
@@ -233,7 +233,8 @@ class MujocoBackend:
             "plan": np.array(plan, np.int32).reshape(-1, 4),
         }
 
-    def _apply_overrides(self, model, t, g):
+    def apply_overrides(self, model, t, g):
+        """Moves the bodies and sites task t moves at reset for goal g, in `model`."""
         vals = self._override_vals[t]
         for k, (kind, idx) in enumerate(self._override_ids[t]):
             (model.body_pos if kind == "body" else model.site_pos)[idx] = vals[g, k]

@@ -13,6 +13,13 @@ close to it as possible. The edits, each switchable in `AdapterOptions`:
   margins  margin and gap -> 0 on geoms that can touch a mesh (the finger pads and claws
            carry 1 mm); with `inflate` (default) those boxes grow by their margin, so contact
            starts at the same distance (zeroing alone lost grasps: handle-pull-side 50 -> 33)
+  floor    the floor plane collides with nothing: it lies 0.9 m below the table top,
+           behind the table's retaining walls, out of reach of the hand (the mocap bounds
+           keep it above the table) and of every object; its pairs only cost code
+  contacts MJX's `max_contact_points`: per contact dimension, the N deepest contact
+           candidates enter the solver (MJX-JAX otherwise keeps every candidate of every
+           pair, ~180 to ~1,200 per scene, and its elliptic-cone solver unrolls a loop
+           over them); C MuJoCo ignores it
   solver   iterations / ls_iterations (None keeps metaworld's 50 / 50)
 
 Nothing else changes: body masses, inertias and frames are copied from the stock model, so
@@ -39,20 +46,22 @@ class AdapterOptions:
     prisms: bool = True
     prism_sides: int = 16
     hulls: bool = True
-    hull_vertices: int = 64
+    hull_vertices: int = 32
     margins: bool = True
     # With margins: grow each box geom whose margin is zeroed by that margin (contact starts
     # at the same distance, as a penetration instead of a margin contact).
     inflate: bool = True
-    iterations: int | None = None
-    ls_iterations: int | None = None
+    floor: bool = True
+    max_contact_points: int | None = 24
+    iterations: int | None = 5
+    ls_iterations: int | None = 8
 
     def __post_init__(self):
         if self.prism_sides < 3:
             raise ValueError(f"prism_sides must be >= 3, got {self.prism_sides}")
         if self.hull_vertices < 4:
             raise ValueError(f"hull_vertices must be >= 4 (MuJoCo's minimum), got {self.hull_vertices}")
-        for name in ("iterations", "ls_iterations"):
+        for name in ("max_contact_points", "iterations", "ls_iterations"):
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ValueError(f"{name} must be >= 1 or None, got {v}")
@@ -137,6 +146,15 @@ def adapt(scene: str, options: AdapterOptions = AdapterOptions()) -> AdaptedScen
                     edits.append(f"inflate: {label(i)} half-sizes + {stock.geom_margin[i]:g}")
                 g.margin, g.gap = 0.0, 0.0
 
+    if options.floor:
+        for i, g in enumerate(geoms):
+            if stock.geom_type[i] == mujoco.mjtGeom.mjGEOM_PLANE and _collides(stock, i):
+                g.contype, g.conaffinity = 0, 0
+                edits.append(f"floor: {label(i)} collides with nothing")
+    if options.max_contact_points is not None:
+        numeric = spec.add_numeric()
+        numeric.name, numeric.data = "max_contact_points", [float(options.max_contact_points)]
+        edits.append(f"contacts: max_contact_points {options.max_contact_points} per contact dimension (MJX only)")
     if options.iterations is not None:
         edits.append(f"solver: iterations {spec.option.iterations} -> {options.iterations}")
         spec.option.iterations = options.iterations

@@ -1,93 +1,124 @@
-"""Mixed tasks on device: a per-slot `lax.switch` that, under vmap, runs each scene once per block.
+"""Tasks on device in blocks of slots: per-slot functions that, under vmap, run one task's code
+per block of consecutive slots.
 
 `vmap(lax.switch)` with a batched index runs every branch on every slot and selects: with 50
-scenes that is 50 physics steps per slot. `grouped_switch` instead groups the B slots into
-blocks of b = gcd(B, block_size) consecutive slots and, block by block (`lax.map`), runs the
-branch of each distinct task present in the block on the whole block, keeping each slot's
-own result. A block whose slots share one task (the trainer draws one task per block) costs
-one branch; any assignment of tasks to slots stays correct, only slower.
+tasks on 36 scenes that is 36 physics steps per slot. `dispatch` instead groups the B slots
+into blocks of b = gcd(B, block_size) consecutive slots and calls a *block function*
+`f(task, lanes, *args)` with one scalar task id for the whole block, so only that task's
+code runs (a scalar-index `lax.switch` inside `f` executes one branch).
 
-Branch indices are scalars inside the block loop, so on GPU/TPU only that scene's kernels run.
+`dispatch` is the batched form (what `vector_step` runs), `per_slot` the per-slot form of
+the env API (vmap it). Two layouts:
+- uniform (the trainer's: it draws one task per block, and every slot of a block starts and
+  ends its episodes together): block k runs the task of its first slot. `lax.map` over the
+  blocks, no data-dependent loop: a fixed number of block steps per vector step.
+- mixed (any task in any slot; the env API's default): a `while_loop` per block over the
+  distinct tasks present in it, each running `f` on the whole block and keeping the slots
+  of that task. Correct for any layout, slower when blocks mix tasks.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from typing import Callable, Sequence
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.custom_batching import custom_vmap
 
+# make_block(b) -> f(task i32[], lanes i32[b], *args with leading axis b) -> outputs [b, ...]
+BlockFn = Callable[[int], Callable]
 
-def grouped_switch(make_branches: Callable[[int], Sequence[Callable]], block_size: int) -> Callable:
-    """f(index, *args) -> branches[index](0, *args) for one slot (index i32[], args pytrees).
 
-    make_branches(b) returns the per-slot branches `branch(lane, *args)` used inside blocks
-    of b slots, lane i32[] being the slot's position in its block (MJX-Warp sizes its contact
-    buffers per call and numbers its worlds by it). Every branch returns the same pytree of
-    shapes. Under vmap (any nesting: slots, seeds) the slots are grouped into blocks as the
-    module docstring says.
+def dispatch(make_block: BlockFn, block_size: int, *, uniform: bool) -> Callable:
+    """The batched function `g(index i32[B], *args [B, ...]) -> outputs [B, ...]`.
+
+    make_block(b) returns the block function for blocks of b slots: it gets one scalar task
+    for the block, the lanes 0..b-1 (MJX-Warp numbers its worlds by them) and the block's
+    args, and returns the block's outputs (every task the same pytree of shapes). The B slots
+    are grouped into blocks of b = gcd(B, block_size); `uniform` picks the layout (module
+    docstring). An outer vmap (seeds) folds into the slot axis, so a block's task stays one
+    scalar: blocks never straddle two seeds (b divides the inner slot count).
     """
     if block_size < 1:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
 
-    def run_blocks(index, *args):
-        """index i32[B], args [B, ...] -> outputs [B, ...]."""
+    @custom_vmap
+    def g(index, *args):
         batch = index.shape[0]
         b = math.gcd(batch, block_size)
+        f = make_block(b)
         lanes = jnp.arange(b, dtype=jnp.int32)
-        vbranches = [functools.partial(jax.vmap(f), lanes) for f in make_branches(b)]
-        out_shape = jax.eval_shape(vbranches[0], *jax.tree.map(lambda x: x[:b], args))
-
-        def one_block(block):
-            idx, blk = block
-
-            def body(carry):
-                out, todo = carry
-                task = idx[jnp.argmax(todo)]
-                new = lax.switch(task, vbranches, *blk)
-                take = todo & (idx == task)
-                out = jax.tree.map(lambda o, n: jnp.where(take.reshape((-1,) + (1,) * (n.ndim - 1)), n, o), out, new)
-                return out, todo & ~take
-
-            init = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out_shape)
-            out, _ = lax.while_loop(lambda c: jnp.any(c[1]), body, (init, jnp.ones((b,), bool)))
-            return out
-
         split = lambda x: x.reshape((batch // b, b) + x.shape[1:])  # noqa: E731
-        out = lax.map(one_block, (split(index), jax.tree.map(split, args)))
+        blocks = (split(index), jax.tree.map(split, args))
+        one_block = _uniform_block(f, lanes) if uniform else _mixed_block(f, lanes, args, b)
+        if batch == b:
+            return one_block(jax.tree.map(lambda x: x[0], blocks))
+        out = lax.map(one_block, blocks)
         return jax.tree.map(lambda x: x.reshape((batch,) + x.shape[2:]), out)
 
-    @custom_vmap
-    def blocks(index, *args):
-        return run_blocks(index, *args)
-
-    @blocks.def_vmap
-    def _blocks_vmap(axis_size, in_batched, index, *args):
-        # An outer vmap (seeds): fold it into the slot axis; blocks never straddle two seeds
-        # because gcd(S * B, block_size) blocks are chosen from the inner B below.
+    @g.def_vmap
+    def _fold(axis_size, in_batched, index, *args):
         index, args = _broadcast(axis_size, in_batched, (index, args))
         inner = index.shape[1]
         flat = lambda x: x.reshape((axis_size * inner,) + x.shape[2:])  # noqa: E731
-        b = math.gcd(inner, block_size)
-        out = grouped_switch(make_branches, b)._blocks(flat(index), *jax.tree.map(flat, args))
+        out = dispatch(make_block, math.gcd(inner, block_size), uniform=uniform)(flat(index), *jax.tree.map(flat, args))
         return jax.tree.map(lambda x: x.reshape((axis_size, inner) + x.shape[1:]), out), _all_true(out)
 
-    @custom_vmap
-    def one(index, *args):
-        return lax.switch(index, make_branches(1), jnp.zeros((), jnp.int32), *args)
+    return g
 
-    @one.def_vmap
-    def _one_vmap(axis_size, in_batched, index, *args):
+
+def per_slot(make_block: BlockFn, block_size: int) -> Callable:
+    """A per-slot function `h(index i32[], *args) -> out` (the env API's step: any task in
+    any slot). Unbatched it runs a block of one slot; under vmap, `dispatch(...,
+    uniform=False)` over the batch (JAX traces the unbatched form too, to know the shapes)."""
+    blocks = dispatch(make_block, block_size, uniform=False)
+
+    @custom_vmap
+    def h(index, *args):
+        out = make_block(1)(index, jnp.zeros((1,), jnp.int32), *jax.tree.map(lambda x: x[None], args))
+        return jax.tree.map(lambda x: x[0], out)
+
+    @h.def_vmap
+    def _batched(axis_size, in_batched, index, *args):
         index, args = _broadcast(axis_size, in_batched, (index, args))
         out = blocks(index, *args)
         return out, _all_true(out)
 
-    one._blocks = blocks  # used by the outer-vmap rule above
-    return one
+    return h
+
+
+def _uniform_block(f, lanes):
+    """Block (index i32[b], args [b, ...]) -> f on the task of its first slot."""
+
+    def one_block(block):
+        idx, blk = block
+        return f(idx[0], lanes, *blk)
+
+    return one_block
+
+
+def _mixed_block(f, lanes, args, b):
+    """Block -> f once per distinct task in it, each slot keeping its own task's result."""
+    out_shape = jax.eval_shape(lambda *a: f(jnp.zeros((), jnp.int32), lanes, *a), *jax.tree.map(lambda x: x[:b], args))
+
+    def one_block(block):
+        idx, blk = block
+
+        def body(carry):
+            out, todo = carry
+            task = idx[jnp.argmax(todo)]
+            new = f(task, lanes, *blk)
+            take = todo & (idx == task)
+            out = jax.tree.map(lambda o, n: jnp.where(take.reshape((-1,) + (1,) * (n.ndim - 1)), n, o), out, new)
+            return out, todo & ~take
+
+        init = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out_shape)
+        out, _ = lax.while_loop(lambda c: jnp.any(c[1]), body, (init, jnp.ones((b,), bool)))
+        return out
+
+    return one_block
 
 
 def _broadcast(axis_size, in_batched, tree):

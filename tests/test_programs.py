@@ -1,0 +1,68 @@
+"""A run's compiled programs: each traces once over a whole CLI run (MetaWorld, C backend),
+and `python -m drats_jax.warm_cache` compiles exactly the programs the run then takes from
+JAX's persistent cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import subprocess
+import sys
+
+import chex
+
+from drats_jax import driver, evaluate, loop
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+RUN = ["--tasks", "reach-v3,push-v3", "--seeds", "2", "--eval-episodes", "2", "--no-progress",
+       "--eval-interval", "200", "--checkpoint-interval", "200", "--train.num-envs", "2",
+       "--total-steps", "1000", "--train.warmup-env-steps", "200", "--train.chunk-length", "50",
+       "--train.buffer-capacity", "1000", "--train.sac.batch-size", "16", "--train.sac.hidden-width", "16",
+       "--train.sampler.interval", "1000"]
+
+
+def test_a_cli_run_traces_each_program_once(tmp_path, monkeypatch):
+    """init, warm-up, the learning chunk (8 calls) and the evaluation (4 calls) trace once each."""
+    jitted = loop.Trainer.jitted
+
+    def counted_jitted(self, num_seeds=None):
+        once = {name: chex.assert_max_traces(getattr(self, name), n=1) for name in ("init", "warmup", "run_chunk")}
+        return jitted(dataclasses.replace(self, **once), num_seeds)
+
+    make_evaluate = evaluate.make_evaluate
+    monkeypatch.setattr(loop.Trainer, "jitted", counted_jitted)
+    monkeypatch.setattr(evaluate, "make_evaluate",
+                        lambda *a, **k: chex.assert_max_traces(make_evaluate(*a, **k), n=1))
+    assert driver.main([*RUN, "--out", str(tmp_path / "run")]) == 0
+    evals = (tmp_path / "run" / "eval.csv").read_text().splitlines()
+    assert len(evals) - 1 == 2 * 4  # 2 seeds x 4 evaluations, from one traced evaluation program
+
+
+def warm_cache_fills_what_the_run_uses(tmp_path, backend: str):
+    """Runs `python -m drats_jax.warm_cache` then the same run on `backend` in subprocesses with
+    a fresh persistent cache: the run finds every program it compiles there."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "DRATS_JAX_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
+
+    def run(module, *args):
+        done = subprocess.run([sys.executable, "-m", module, *RUN, "--backend", backend, *args], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=1200)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    out = run("drats_jax.warm_cache", "--out", str(tmp_path / "ignored"))
+    assert "chunk: trace" in out and "evaluate: trace" in out
+    assert not (tmp_path / "ignored").exists()  # nothing but the cache is written
+    warmed = sorted(p.name for p in cache.iterdir())
+    assert sum(name.startswith(("jit_warmup", "jit_run_chunk", "jit_evaluate")) for name in warmed) == 3, warmed
+    run("drats_jax.train", "--out", str(tmp_path / "run"))
+    assert sorted(p.name for p in cache.iterdir()) == warmed  # every program came from the cache
+
+
+def test_warm_cache_refuses_the_c_backend_in_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "drats_jax.warm_cache", *RUN, "--out", str(tmp_path / "x")], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "host callbacks" in lines[0] and not (tmp_path / "x").exists()
