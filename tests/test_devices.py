@@ -26,13 +26,19 @@ def test_warp_device_follows_jax_default_backend(jax_backend, warp, monkeypatch)
     assert mjx.warp_device() == warp
 
 
-def test_warning_only_for_warp_on_cpu(monkeypatch):
+def test_warning_only_for_mjx_backends_without_a_gpu(monkeypatch):
     monkeypatch.setattr(mjx, "warp_device", lambda: "cuda")
-    assert devices.backend_warning("warp") is None
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert devices.backend_warning("warp") is None and devices.backend_warning("mjx") is None
+    monkeypatch.setattr(jax, "default_backend", lambda: "tpu")  # MJX-JAX's other home
+    assert devices.backend_warning("mjx") is None
     monkeypatch.setattr(mjx, "warp_device", lambda: "cpu")
-    assert devices.backend_warning("mujoco") is None and devices.backend_warning("mjx") is None
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    assert devices.backend_warning("mujoco") is None
     line = devices.backend_warning("warp")
     assert "Warp's CPU device" in line and "for tests only, slow" in line and "\n" not in line
+    line = devices.backend_warning("mjx")
+    assert "MJX-JAX on the CPU" in line and "1000x slower than C MuJoCo" in line and "\n" not in line
 
 
 def test_trainer_prints_the_warning_once_before_training(monkeypatch, capsys, tmp_path):
