@@ -13,6 +13,7 @@ out of time records why (its JSON keeps what it measured before) and the next on
                   gradient-steps/s, then DRATS alone, then mean success (MetaWorld's evaluation)
   env-mt10-mjx    the same env step on MJX-JAX (its compile may not fit: then the JSON says so)
   env-mt50-warp   MT50 env step on MJX-Warp at one size, with the time that remains
+  (train-mt50     --preset gpu-mt50 training, only when named: make bench-mt50 on a GPU)
 A stage whose backend is not installed is skipped. DIR/summary.json (rewritten after every
 stage) holds each stage's status, seconds and headline figures. --quick: the same stages at
 tiny sizes on 2-3 tasks (MJX-JAX skipped: its compiles take minutes on a CPU), for CI on a CPU.
@@ -61,6 +62,7 @@ class Stage:
     quick_budget_s: float = 0.0
     quick_params: dict | None = None  # None: not run with --quick
     backend: str | None = None
+    default: bool = True  # False: runs only when named (--stages)
 
 
 def _env(name, backend, suite, slots, budget, quick_slots, quick_suite=QUICK_TASKS, quick_budget=180.0):
@@ -79,6 +81,8 @@ STAGES = (
     _env("env-mt10-mjx", "mjx", "mt10", [1280, 3840, 12800], 60, None),
     _env("env-mt50-warp", "warp", "mt50", [6400], 70, [6], quick_suite=QUICK_TASKS + ",pick-place-v3",
          quick_budget=120.0),
+    # make bench-mt50 on a GPU (not part of the lease-sized default).
+    Stage("train-mt50", "train", 600, dict(preset="gpu-mt50", overrides=[], train_s=300), default=False),
 )
 
 
@@ -180,7 +184,7 @@ def check(out: Path, quick: bool, budget_s: float, names: list[str] | None = Non
     deadline = time.monotonic() + budget_s
     summary = {"quick": quick, "budget_s": budget_s, "stages": {}}
     for stage in stages:
-        if names is not None and stage.name not in names:
+        if (stage.name not in names) if names is not None else not stage.default:
             continue
         left = deadline - time.monotonic()
         cap = stage.quick_budget_s if quick else stage.budget_s
