@@ -109,7 +109,7 @@ def train(rec, preset: str, overrides: list[str], train_s: float, interleaved_sh
     evaluation."""
     import jax
 
-    from benchmarks.training import _ratios, _run_figures, _setup
+    from benchmarks.training import ratios, run_figures, setup, timed_chunk
     from drats_jax import cli
     from drats_jax import evaluate as evaluation
 
@@ -126,7 +126,7 @@ def train(rec, preset: str, overrides: list[str], train_s: float, interleaved_sh
         rec.data["running"] = f"{name}: compile, warm-up and first chunk"
         rec.save()
         sampler = dataclasses.replace(cfg.train.sampler, name=name)
-        setups[name] = _setup(env, cfg.train.replace(sampler=sampler), name, cfg.train.seed)
+        setups[name] = setup(env, cfg.train.replace(sampler=sampler), name, cfg.train.seed)
     deadline = float(os.environ.get("GPU_CHECK_DEADLINE", "inf"))
     train_s = max(0.0, min(train_s, deadline - time.time() - reserve_s))
     rec.data["train_s_used"] = train_s
@@ -135,25 +135,18 @@ def train(rec, preset: str, overrides: list[str], train_s: float, interleaved_sh
     rec.data["running"] = "interleaved DRATS / uniform chunks"
     while pairs < 2 or time.perf_counter() - start < interleaved_share * train_s:
         for s in setups.values():
-            before = int(np.asarray(s["state"].grad_steps))
-            t = time.perf_counter()
-            s["state"], metrics = s["chunk"](s["state"])
-            block(metrics)
-            s["times"].append(time.perf_counter() - t)
-            s["grads"].append(int(np.asarray(s["state"].grad_steps)) - before)
+            timed_chunk(s)
         pairs += 1
-    runs = {name: _run_figures(name, s) for name, s in setups.items()}
-    rec.data.update(runs=runs, interleaved_pairs=pairs, **_ratios(setups, runs))
+    runs = {name: run_figures(name, s) for name, s in setups.items()}
+    rec.data.update(runs=runs, interleaved_pairs=pairs, **ratios(setups, runs))
     rec.data["running"] = "DRATS alone"
     rec.save()
     d = setups.pop("drats")
     del setups  # the uniform run's state (its replay ring) leaves the device
-    alone = []
+    interleaved = len(d["times"])
     while time.perf_counter() - start < train_s:
-        t = time.perf_counter()
-        d["state"], metrics = d["chunk"](d["state"])
-        block(metrics)
-        alone.append(time.perf_counter() - t)
+        timed_chunk(d)
+    alone = d["times"][interleaved:]
     tr = d["trainer"]
     env_steps = int(np.asarray(d["state"].step)) * tr.num_envs
     rec.data["drats_alone"] = {

@@ -88,26 +88,6 @@ def test_the_cli_resolves_the_machine_default_unless_a_backend_is_given(monkeypa
     assert cli.backend_given(["--resume", str(tmp_path)])
 
 
-def test_the_trainer_says_which_backend_a_gpu_machine_runs(monkeypatch, capsys, tmp_path):
-    from tests.pointmass import PointMass
-
-    argv = ["--train.num-envs", "4", "--total-steps", "2000", "--train.warmup-env-steps", "400",
-            "--train.chunk-length", "50", "--train.buffer-capacity", "2000", "--train.sac.hidden-width", "16",
-            "--train.sac.hidden-depth", "1", "--train.sac.batch-size", "32", "--eval-episodes", "2",
-            "--no-progress", "--out", str(tmp_path / "run")]
-    prepared = driver.prepare(argv, env=PointMass())
-    monkeypatch.setattr(driver, "prepare", lambda argv, env=None: prepared)
-    monkeypatch.setattr(driver, "train_and_evaluate", lambda p: {"interrupted": "SIGTERM", "env_steps": 0})
-    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    monkeypatch.setattr(devices, "_available", lambda name: False)
-    assert driver.main(argv) == 0
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("drats_jax.train: JAX sees a GPU, but MJX-Warp is not installed"), err
-    assert driver.main([*argv[:-1], str(tmp_path / "run2"), "--backend", "mujoco"]) == 0  # chosen: no line
-    assert capsys.readouterr().err.strip() == ""
-    prepared.checkpointer.close()
-
-
 def test_gpu_memory_settings_come_from_the_command_line_before_jax_starts(tmp_path):
     env = {}
     assert devices.set_gpu_memory(0.6, env) == env == {"XLA_PYTHON_CLIENT_PREALLOCATE": "false",
