@@ -182,7 +182,9 @@ def check(out: Path, quick: bool, budget_s: float, names: list[str] | None = Non
     """Runs the stages in order within ``budget_s`` seconds; writes out/summary.json after each."""
     out.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + budget_s
-    summary = {"quick": quick, "budget_s": budget_s, "stages": {}}
+    from drats_jax.devices import GPU_BACKEND  # noqa: PLC0415  (imports no JAX)
+
+    summary = {"quick": quick, "budget_s": budget_s, "gpu_backend_default": GPU_BACKEND, "stages": {}}
     for stage in stages:
         if (stage.name not in names) if names is not None else not stage.default:
             continue

@@ -127,7 +127,9 @@ def train(rec, preset: str, overrides: list[str], train_s: float, interleaved_sh
         rec.save()
         sampler = dataclasses.replace(cfg.train.sampler, name=name)
         setups[name] = setup(env, cfg.train.replace(sampler=sampler), name, cfg.train.seed)
-    deadline = float(os.environ.get("GPU_CHECK_DEADLINE", "inf"))
+    from benchmarks.gpu_check import DEADLINE_ENV
+
+    deadline = float(os.environ.get(DEADLINE_ENV, "inf"))
     train_s = max(0.0, min(train_s, deadline - time.time() - reserve_s))
     rec.data["train_s_used"] = train_s
     start = time.perf_counter()
