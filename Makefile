@@ -20,7 +20,7 @@ MTSAC_COMMIT ?= 30c9991f5e1e6e119d3f98266add3828390a038e
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export METAWORLD_JAX_CACHE ?= $(CURDIR)/.cache/metaworld_jax
 
-.PHONY: install install-warp install-gpu install-bench install-mtsac test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning bench-mtsac bench-ppo bench-scaling bench-sac-update clean
+.PHONY: install install-warp install-gpu install-bench install-mtsac test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning bench-mtsac bench-ppo bench-scaling bench-sac-update gpu-check gpu-check-quick gpu-wheels gpu-check-py312 clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,9 +46,12 @@ install-warp: $(WARP_VENV)/.installed
 CUDA ?= 13
 WARP_JAX = $(or $(shell $(WARP_PY) -c "import importlib.metadata as m; print(m.version('jax'))" 2>/dev/null),\
                 $(shell sed -n 's/^jax==\([0-9][0-9.]*\).*/\1/p' requirements/warp.txt))
+# Fails with one line (drats_jax.devices) where no NVIDIA driver is visible (before downloading
+# CUDA wheels) and where JAX then sees no GPU.
 install-gpu: install-warp
+	@$(WARP_PY) -m drats_jax.devices --driver
 	$(WARP_PY) -m pip install -q "jax[cuda$(CUDA)]==$(WARP_JAX)"
-	$(WARP_PY) -c "import jax; print('jax', jax.__version__, 'devices:', jax.devices())"
+	@$(WARP_PY) -m drats_jax.devices
 
 # torch is pinned to 2.13.0, whose CPU wheel (2.13.0+cpu, Python 3.11) pip finds on this machine's
 # disk. A dry run first refuses any plan with a CUDA build of torch or nvidia-* packages (gigabytes
@@ -84,10 +87,10 @@ install-mtsac: $(MTSAC_VENV)/.installed
 # The main suite, then the MJX-Warp tests (Warp's CPU backend here; GPU tests: -m gpu).
 test: install install-warp
 	$(PY) -m pytest -q
-	$(WARP_PY) -m pytest -q -m warp_env tests/test_warp_backend.py
+	$(WARP_PY) -m pytest -q -m warp_env tests/test_warp_backend.py tests/test_gpu_check.py
 
 test-warp: install-warp
-	$(WARP_PY) -m pytest -q -m warp_env tests/test_warp_backend.py
+	$(WARP_PY) -m pytest -q -m warp_env tests/test_warp_backend.py tests/test_gpu_check.py
 
 test-slow: install
 	$(PY) -m pytest -q -m slow
@@ -100,13 +103,47 @@ bench: install
 	$(PY) -m benchmarks.run --preset cpu $(BENCH_ARGS)
 	$(PY) -m benchmarks.report
 
+# MT50 where it can run: where JAX in .venv-warp sees a GPU (make install-gpu), the env step on the
+# GPU backend at GPU sizes (multiples of 50 tasks x 128-slot blocks) and --preset gpu-mt50 training;
+# elsewhere the CPU benchmark on C MuJoCo, saying so in one line.
 bench-mt50: install
-	$(PY) -m benchmarks.run --preset mt50 $(BENCH_ARGS)
-	$(PY) -m benchmarks.report
+	@if [ -x $(WARP_PY) ] && $(WARP_PY) -m drats_jax.devices --quiet; then \
+	  $(WARP_PY) -m benchmarks.gpu --suites mt50 --sections speed --batches 6400 12800 25600 $(BENCH_ARGS) && \
+	  $(WARP_PY) -m benchmarks.gpu_check --stages train-mt50 --budget 900; \
+	else \
+	  echo "bench-mt50: JAX sees no GPU here (make install-gpu on a GPU machine): running the CPU benchmark, C MuJoCo"; \
+	  $(PY) -m benchmarks.run --preset mt50 $(BENCH_ARGS) && $(PY) -m benchmarks.report; \
+	fi
 
-# GPU proof of the MJX backends (both run in .venv-warp; on a GPU add jax's CUDA plugin there).
-bench-gpu: install-warp
+# GPU proof of the MJX backends (.venv-warp with jax's CUDA plugin): JSON written after every case.
+bench-gpu: install-gpu
 	$(WARP_PY) -m benchmarks.gpu $(BENCH_ARGS)
+
+# The device check (docs/gpu.md): <= 8 minutes on one GPU, a JSON per stage under
+# benchmarks/results/gpu-check-<time>/. GPU_CHECK_ARGS: e.g. --out DIR, --stages device train-mt10.
+gpu-check: install-gpu
+	$(WARP_PY) -m benchmarks.gpu_check $(GPU_CHECK_ARGS)
+
+# The same check at tiny sizes on a CPU (what CI runs: tests/test_gpu_check.py).
+gpu-check-quick: install-warp
+	$(WARP_PY) -m benchmarks.gpu_check --quick $(GPU_CHECK_ARGS)
+
+# For a GPU machine without a package index (docs/gpu.md): requirements/device.txt's wheels for its
+# Python 3.12, in carry folders .whl/1 .. .whl/N of <= 56 MiB, and MT10/MT50 reset tables in .whl/resets.
+gpu-wheels: install install-warp
+	$(PY) -m benchmarks.gpu_wheels download
+	$(WARP_PY) -m benchmarks.gpu_wheels resets
+
+# The quick check as the GPU machine would run it: Python 3.12, jax 0.11.2 (CPU) and the image's
+# libraries in .venv-gpu312, the carried wheels (make gpu-wheels) installed with --target.
+PY312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python) python3.12)
+DEVICE_JAX ?= 0.11.2
+gpu-check-py312: gpu-wheels
+	test -x .venv-gpu312/bin/python || $(PY312) -m venv .venv-gpu312
+	.venv-gpu312/bin/python -m pip install -q "jax==$(DEVICE_JAX)" "jaxlib==$(DEVICE_JAX)" flax optax chex \
+	  orbax-checkpoint scipy rich "etils[epath]" absl-py protobuf packaging
+	.venv-gpu312/bin/python -m benchmarks.gpu_wheels install --target .venv-gpu312/carried
+	PYTHONPATH=.venv-gpu312/carried:src:envs .venv-gpu312/bin/python -m benchmarks.gpu_check --quick $(GPU_CHECK_ARGS)
 
 # Device scaling: env-steps/s and gradient-steps/s for 1, 2, 4 forced CPU devices (--mesh data=D)
 # and the scaling efficiency rate(D) / (D x rate(1)); BENCH_ARGS="--real --devices 1 2 4 8" on a GPU node.
@@ -139,4 +176,4 @@ bench-sac-update: install install-bench
 	$(PY) -m benchmarks.sac_update_check --peer-python $(BENCH_PY) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(WARP_VENV) $(BENCH_VENV) .cache
+	rm -rf $(VENV) $(WARP_VENV) $(BENCH_VENV) .venv-gpu312 .whl .cache

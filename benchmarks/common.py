@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import subprocess
+import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
@@ -58,15 +59,61 @@ def environment() -> dict:
     }
 
 
-def write(name: str, payload: dict, out_dir: Path | str | None = None, stamp: str | None = None) -> Path:
-    """Writes ``{name}-{stamp or local time}.json`` (environment() merged in) and returns its
-    path; pass the same ``stamp`` to rewrite one file as a run goes on."""
-    out = Path(out_dir) if out_dir is not None else RESULTS
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = stamp or datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = out / f"{name}-{stamp}.json"
-    path.write_text(json.dumps({"benchmark": name, **environment(), **payload}, indent=2))
-    return path
+def write(name: str, payload: dict, out_dir: Path | str | None = None) -> Path:
+    """Writes ``{name}-{local time}.json`` (environment() merged in) and returns its path."""
+    return Record(name, payload, out_dir).path
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its type and message, whitespace collapsed, at most 500 characters."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+
+
+class Record:
+    """A benchmark JSON written whole (atomically) at creation and after every case, so a run that
+    fails or is killed keeps everything measured before.
+
+        rec = Record("bench-gpu", {"config": ...}, out_dir)        # {name}-{local time}.json
+        rec.case("speed", "warp mt10 1280", speed, "mt10", ...)    # appends fn's dict, or its error
+
+    ``path``: write there instead (no time stamp)."""
+
+    def __init__(self, name: str, payload: dict, out_dir: Path | str | None = None, path: Path | str | None = None):
+        if path is None:
+            out = Path(out_dir) if out_dir is not None else RESULTS
+            path = out / f"{name}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.data = {"benchmark": name, **environment(), **payload}
+        self.save()
+
+    def save(self) -> Path:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2, default=_jsonable))
+        os.replace(tmp, self.path)
+        return self.path
+
+    def case(self, section: str, label: str, fn, *args, log=print, **kwargs) -> dict:
+        """Runs ``fn(*args, **kwargs)`` (a dict) as one case of ``section`` (a list in the JSON):
+        on an exception the case records {"error": one line} instead and the run goes on. Each
+        case records its label and wall seconds; the JSON is saved after it."""
+        t0 = time.perf_counter()
+        try:
+            row = dict(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001  recorded, never a number
+            row = {"error": one_line(exc)}
+            log(f"  {label}: FAILED: {row['error']}")
+        row = {"case": label, **row, "case_s": time.perf_counter() - t0}
+        self.data.setdefault(section, []).append(row)
+        self.save()
+        return row
+
+
+def _jsonable(x):
+    """numpy scalars and arrays in a JSON payload."""
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    raise TypeError(f"{type(x).__name__} is not JSON serialisable")
 
 
 def pyplot(log):

@@ -242,24 +242,23 @@ def main(argv=None) -> int:
     from benchmarks import common
     from metaworld_jax.backends import mjx as mjx_backend
 
-    payload = {"label": args.label, "slots_per_task": args.slots_per_task,
-               "timeout_s": args.timeout, "mem_limit_gb": args.mem_limit_gb, "cases": {}}
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    record = common.Record("compile", {"label": args.label, "slots_per_task": args.slots_per_task,
+               "timeout_s": args.timeout, "mem_limit_gb": args.mem_limit_gb, "cases": {}}, args.out_dir)
     for backend in args.backends:
         if not mjx_backend.supports_impl("jax" if backend == "mjx" else "warp"):
-            payload["cases"][backend] = {"skipped": f"this environment has no {backend} backend"}
+            record.data["cases"][backend] = {"skipped": f"this environment has no {backend} backend"}
             continue
         for case in args.cases:
             if case == "parts" and backend != "mjx":
                 continue
             print(f"[compile] {backend} {case} ...", flush=True)
             result = run_case(case, backend, args)
-            payload["cases"].setdefault(backend, {})[case] = result
+            record.data["cases"].setdefault(backend, {})[case] = result
             keys = ("status", "trace_s", "lower_s", "compile_s", "first_call_s", "hlo_mb", "peak_rss_gb", "wall_s")
             print(f"[compile] {backend} {case}: " + ", ".join(f"{k} {result[k]}" for k in keys if k in result),
                   flush=True)
-            path = common.write("compile", payload, args.out_dir, stamp=stamp)
-    print(f"[compile] wrote {path}")
+            record.save()
+    print(f"[compile] wrote {record.save()}")
     return 0
 
 

@@ -60,28 +60,22 @@ def ppo_config(t: dict, sampler: str, num_tasks: int):
 def bench_training(env, t: dict, samplers=("drats", "uniform"), seed: int = 0,
                    make_config: Callable = sac_config) -> tuple[dict, dict]:
     """Returns (training section, {sampler: setup dict with trainer, compiled chunk, state, config})."""
-    setups = {name: _setup(env, make_config(t, name, env.num_tasks), name, seed) for name in samplers}
+    setups = {name: setup(env, make_config(t, name, env.num_tasks), name, seed) for name in samplers}
     for _ in range(t["timed_chunks"]):  # interleaved, so noise hits every sampler alike
         for name in samplers:
-            s = setups[name]
-            before = int(np.asarray(s["state"].grad_steps))
-            t0 = time.perf_counter()
-            s["state"], metrics = s["chunk"](s["state"])
-            block(metrics)
-            s["times"].append(time.perf_counter() - t0)
-            s["grads"].append(int(np.asarray(s["state"].grad_steps)) - before)
-    runs = {name: _run_figures(name, s) for name, s in setups.items()}
+            timed_chunk(setups[name])
+    runs = {name: run_figures(name, s) for name, s in setups.items()}
     first = setups[samplers[0]]
     section = {
         "algo": first["config"].algo, "suite": t["suite"], "num_tasks": env.num_tasks,
         "num_envs": first["trainer"].num_envs, "chunk_length": first["trainer"].chunk_length,
         "window_steps": first["trainer"].window_steps, "config": dataclasses.asdict(first["config"]), "runs": runs,
     }
-    section.update(_ratios(setups, runs))
+    section.update(ratios(setups, runs))
     return section, setups
 
 
-def _setup(env, cfg, name: str, seed: int) -> dict:
+def setup(env, cfg, name: str, seed: int) -> dict:
     """Builds, compiles (timed apart), warms up and runs the first (excluded) chunk of one trainer."""
     import jax
 
@@ -107,7 +101,17 @@ def _setup(env, cfg, name: str, seed: int) -> dict:
                 config=trainer.config, times=[], grads=[])
 
 
-def _run_figures(name: str, s: dict) -> dict:
+def timed_chunk(s: dict) -> None:
+    """Runs one chunk of a setup (from :func:`setup`); appends its wall time and gradient steps."""
+    before = int(np.asarray(s["state"].grad_steps))
+    t0 = time.perf_counter()
+    s["state"], metrics = s["chunk"](s["state"])
+    block(metrics)
+    s["times"].append(time.perf_counter() - t0)
+    s["grads"].append(int(np.asarray(s["state"].grad_steps)) - before)
+
+
+def run_figures(name: str, s: dict) -> dict:
     tr, st = s["trainer"], summary(s["times"])
     per_chunk_grad_rate = [g / dt for g, dt in zip(s["grads"], s["times"])]
     run = {
@@ -130,7 +134,7 @@ def _run_figures(name: str, s: dict) -> dict:
     return run
 
 
-def _ratios(setups: dict, runs: dict) -> dict:
+def ratios(setups: dict, runs: dict) -> dict:
     if "drats" not in runs or "uniform" not in runs:
         return {"ratio_drats_over_uniform": None, "ratio_drats_over_uniform_best": None}
     d, u = runs["drats"], runs["uniform"]

@@ -149,7 +149,8 @@ def test_train_cli_end_to_end_on_warp(tmp_path):
 
 def test_gpu_proof_script_runs_every_section(tmp_path):
     """`benchmarks/gpu.py --quick` (what `make bench-gpu` runs at full size on a GPU): scenes
-    against C MuJoCo, scripted-policy successes against C's, env-steps/s; JSON with versions."""
+    against C MuJoCo, scripted-policy successes against C's, env-steps/s with compile seconds;
+    one JSON case per backend / size, with versions."""
     import json
 
     from benchmarks import gpu
@@ -161,11 +162,14 @@ def test_gpu_proof_script_runs_every_section(tmp_path):
     (path,) = tmp_path.glob("bench-gpu-quick-*.json")
     r = json.loads(path.read_text())
     assert r["versions"]["mujoco-mjx"] and r["device"]
-    assert r["scenes"]["backends"]["warp"]["all_finite"]
-    ref = r["policies"]["reference"]["counts"]
-    assert set(ref) == {"reach-v3", "push-v3"} and set(r["policies"]["backends"]["warp"]["counts"]) == set(ref)
+    rollouts = {c["backend"]: c for c in r["scenes"] if c["case"].startswith("rollout")}
+    assert set(rollouts) == {"mujoco", "warp"} and rollouts["warp"]["compile_s"] > 0
+    (compare,) = [c for c in r["scenes"] if c["case"] == "compare warp"]
+    assert compare["all_finite"] and set(compare["per_task"]) == {"reach-v3", "push-v3"}
+    ref, versus = r["policies"]
+    assert set(ref["counts"]) == {"reach-v3", "push-v3"} and set(versus["counts"]) == set(ref["counts"])
     (speed,) = r["speed"]
-    assert speed["block_size"] == 2 and speed["env_steps_per_s"] > 0
+    assert speed["block_size"] == 2 and speed["env_steps_per_s"] > 0 and speed["compile_s"] > 0
     assert "mtcworldmjx" in r["peers"]
 
 

@@ -32,7 +32,7 @@ CONFIG_FILE = "config.json"
 PROCESS_FIELDS = ("coordinator", "num_processes", "process_id", "coordinator_timeout")
 # RunConfig fields that may change when resuming (they do not change what is computed).
 RESUMABLE_CHANGES = ("out", "resume", "progress", "wandb", "wandb_project", "checkpoint_interval",
-                     "keep_checkpoints") + PROCESS_FIELDS
+                     "keep_checkpoints", "gpu_memory_fraction") + PROCESS_FIELDS
 
 
 class UsageError(Exception):
@@ -61,19 +61,22 @@ class RunConfig:
     """A training run from the command line."""
 
     # Start from a named setting (flags given with it still override it): drats-paper-mt10 and
-    # drats-paper-mt50 are the DRATS paper's runs (PPO, sampler, budget; see PRESETS).
+    # drats-paper-mt50 are the DRATS paper's runs (PPO, sampler, budget); gpu-mt10 and gpu-mt50
+    # multi-task SAC at GPU scale (thousands of slots, large batches; see PRESETS, docs/gpu.md).
     preset: str | None = None
     # Tasks: mt10, mt50, a task (reach-v3) or a comma list (reach-v3,push-v3).
     tasks: str = "mt10"
     # Physics backend: mujoco (C MuJoCo, CPU), mjx (MJX-JAX, GPU/TPU), warp (MJX-Warp, NVIDIA GPU).
-    backend: str = "mujoco"
+    # None: the machine's default, warp where JAX sees a GPU (drats_jax.devices.GPU_BACKEND), else mujoco.
+    backend: str | None = None
     # mjx/warp: consecutive slots stepped as one scene (None: the backend's default, 128).
     block_size: int | None = None
     # Independent seeds, vmapped in one program (seed s uses split(PRNGKey(--seed), N)[s]).
     seeds: int = 1
     # Devices: seed=S,data=D (S x D = the devices jax sees). seed splits --seeds over devices;
     # data splits one run's env slots, replay ring, batch and evaluation episodes. Default:
-    # every device on data when there is more than one. Fixed for a run (resume on the same mesh).
+    # every device on data when there is more than one; seeds-first: seed=gcd(seeds, devices), the
+    # rest on data. Fixed for a run (resume on the same mesh).
     mesh: str | None = None
     # Run folder (default: runs/<tasks>-<sampler>-<date-time>); must not exist unless resuming.
     out: str | None = None
@@ -104,11 +107,17 @@ class RunConfig:
     process_id: int | None = None
     # Multi-process run: seconds to reach the coordinator and for all processes to join.
     coordinator_timeout: float = 60.0
+    # GPU only: JAX takes GPU memory as it needs it, at most this share (no preallocation), leaving
+    # the rest to MJX-Warp; set before JAX starts (variables already in the environment win).
+    # None: JAX's defaults (it takes 75% of GPU memory at start).
+    gpu_memory_fraction: float | None = None
     # Trainer hyperparameters.
     train: TrainConfig = field(default_factory=cpu_train_config)
 
     def __post_init__(self) -> None:
-        if self.mesh is not None:  # one spelling per mesh; a one-device mesh is the default (None)
+        from drats_jax.mesh import SEEDS_FIRST  # noqa: PLC0415
+
+        if self.mesh is not None and self.mesh != SEEDS_FIRST:  # one spelling per mesh; one device: None
             from drats_jax.mesh import parse  # noqa: PLC0415
 
             spec = parse(self.mesh, 1)
@@ -119,6 +128,8 @@ class RunConfig:
         for name in ("eval_interval", "checkpoint_interval"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.gpu_memory_fraction is not None and not 0 < self.gpu_memory_fraction <= 1:
+            raise ValueError(f"--gpu-memory-fraction must be in (0, 1], got {self.gpu_memory_fraction}")
 
 
 def drats_paper(suite: str) -> "RunConfig":
@@ -138,6 +149,15 @@ def drats_paper(suite: str) -> "RunConfig":
 
 
 PRESETS = {"drats-paper-mt10": lambda: drats_paper("mt10"), "drats-paper-mt50": lambda: drats_paper("mt50")}
+
+
+def _gpu_preset(suite: str) -> "RunConfig":
+    from drats_jax.gpu_presets import gpu_preset  # noqa: PLC0415  (it imports this module)
+
+    return gpu_preset(suite)
+
+
+PRESETS.update({"gpu-mt10": lambda: _gpu_preset("mt10"), "gpu-mt50": lambda: _gpu_preset("mt50")})
 
 
 # ---------------------------------------------------------------------- dict <-> dataclass
@@ -250,10 +270,12 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.t
             raise UsageError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
         default = PRESETS[preset]()
     if resume is not None:
-        saved = load_config(pathlib.Path(resume))
+        saved = _machine_backend(load_config(pathlib.Path(resume)))  # a config saved without a backend
         # The saved run's process options are not this launch's: they come from argv or the cluster.
         fresh = {f.name: f.default for f in dataclasses.fields(RunConfig) if f.name in PROCESS_FIELDS}
         default = dataclasses.replace(saved, resume=resume, out=resume, **fresh)
+    elif not backend_given(argv):  # shown by --help as it will run
+        default = _machine_backend(default)
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
@@ -264,6 +286,7 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.t
         raise UsageError(_tyro_error(err.getvalue())) from None
     except ValueError as exc:
         raise UsageError(_one_line(exc)) from None
+    cfg = _machine_backend(cfg)  # --backend None
     if saved is not None:
         check_resumable(saved, cfg)
     elif cfg.train.algo == "ppo" and _flag_value(argv, "--train.warmup-env-steps") is None and preset is None:
@@ -271,6 +294,20 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.t
         cfg = dataclasses.replace(cfg, train=cfg.train.replace(warmup_env_steps=None))
     check_names(cfg)
     return cfg
+
+
+def backend_given(argv: list[str]) -> bool:
+    """Whether the command line chooses the physics backend (--backend, or --resume of a saved run)."""
+    return _flag_value(argv, "--backend") not in (None, "None") or _flag_value(argv, "--resume") is not None
+
+
+def _machine_backend(cfg: RunConfig) -> RunConfig:
+    """backend None -> this machine's default (drats_jax.devices.default_backend; starts JAX)."""
+    if cfg.backend is not None:
+        return cfg
+    from drats_jax.devices import default_backend  # noqa: PLC0415
+
+    return dataclasses.replace(cfg, backend=default_backend())
 
 
 def _tyro_cli(default, argv, prog):

@@ -154,7 +154,7 @@ def _mesh(cfg):
 
     count = jax.device_count()
     try:
-        spec = mesh_lib.parse(cfg.mesh, count)
+        spec = mesh_lib.parse(cfg.mesh, count, cfg.seeds)
         mesh_lib.validate_devices(spec, device_count=count, seeds=cfg.seeds, eval_episodes=cfg.eval_episodes)
     except ValueError as exc:
         raise cli.UsageError(str(exc)) from None
@@ -331,11 +331,15 @@ def format_summary(summary: dict, task_names: tuple[str, ...]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m drats_jax.train --help``: train, evaluate, log and checkpoint one run."""
-    from drats_jax import cli, devices, distributed  # noqa: PLC0415
+    from drats_jax import cli, devices, distributed, gpu_presets  # noqa: PLC0415
     from drats_jax.processes import print0  # noqa: PLC0415
 
     argv = list(sys.argv[1:] if argv is None else argv)
     cli.setup_compile_cache()  # config only: starts no backend
+    try:  # JAX reads its GPU memory settings when its backend starts, i.e. during the parse below
+        devices.set_gpu_memory(gpu_presets.gpu_memory_fraction(argv))
+    except ValueError:
+        pass  # a fraction out of range: parse_args reports it in one line
     try:
         distributed.join(argv)  # before anything touches a JAX backend
         prepared = prepare(argv)
@@ -343,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"drats_jax.train: error: {exc}", file=sys.stderr)
         return 2
     cfg, trainer = prepared.cfg, prepared.trainer
+    if not cli.backend_given(argv) and (note := devices.gpu_backend_note(cfg.backend)) is not None:
+        print0(f"drats_jax.train: {note}", file=sys.stderr)
     if (warning := devices.backend_warning(cfg.backend)) is not None:
         print0(f"drats_jax.train: warning: {warning}", file=sys.stderr)
     print0(json.dumps(cli_dict(cfg), indent=2))

@@ -17,6 +17,7 @@ the mean (docs/distributed.md); with it off, :meth:`DataAxis.mean` is the one re
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Callable
 
 import jax
@@ -43,11 +44,20 @@ class MeshSpec:
         return f"seed={self.seed},data={self.data}"
 
 
-def parse(text: str | None, device_count: int) -> MeshSpec:
+# --mesh seeds-first: as many devices on `seed` as the seeds allow (gcd(seeds, devices)), the
+# rest on `data`: independent seeds need no communication, so they scale best (the GPU presets).
+SEEDS_FIRST = "seeds-first"
+
+
+def parse(text: str | None, device_count: int, seeds: int = 1) -> MeshSpec:
     """``"seed=S,data=D"`` (either may be left out: 1) -> MeshSpec. None or "": the default,
-    every device on ``data``. Raises ValueError (one line) on bad input."""
+    every device on ``data``; SEEDS_FIRST: seed=gcd(seeds, devices), data=devices/seed.
+    Raises ValueError (one line) on bad input."""
     if not text:
         return MeshSpec(1, device_count)
+    if text == SEEDS_FIRST:
+        on_seed = math.gcd(seeds, device_count)
+        return MeshSpec(on_seed, device_count // on_seed)
     sizes = {}
     for part in text.split(","):
         name, sep, value = part.strip().partition("=")
