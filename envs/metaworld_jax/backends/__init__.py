@@ -8,7 +8,9 @@ substeps, runs the forward pass metaworld runs before observing, and returns the
 physics state and the flat f32 reading vector (`readings.Layout` of the slot's task).
 It also offers `pack(task, state64)` (a reset state from the host builder -> its physics
 array), `reading_size`, and `block_size`: how many consecutive slots should share a task
-for the batched step to run one scene per block (1: no such preference).
+for the batched step to run one scene per block (1: no such preference). The MJX backends
+add `block_step(b)`: the step of a block of b slots of one task (`task_blocks`), which the
+env runs together with its task layer.
 
   mujoco  C MuJoCo on the host, exact metaworld physics (CPU)        mujoco_c.py
   mjx     MJX, JAX implementation, on adapted scenes (GPU/TPU)      mjx.py, scene_adapter.py

@@ -52,7 +52,7 @@ class AdapterOptions:
     # at the same distance, as a penetration instead of a margin contact).
     inflate: bool = True
     floor: bool = True
-    max_contact_points: int | None = 24
+    max_contact_points: int | None = 64
     iterations: int | None = 5
     ls_iterations: int | None = 8
 
