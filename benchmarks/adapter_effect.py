@@ -18,6 +18,8 @@ float32 numerics are left out). Variants (see `backends/scene_adapter.py`):
   floor    the floor plane collides with nothing, only
   solver   solver iterations 5, line-search iterations 8 (MJX's guidance; MuJoCo
            Playground's Panda), only
+  visuals  visual-only meshes removed (their geoms become 1 mm spheres), only: what
+           backend="warp" simulates
   zero_margins  every edit, margins zeroed without growing the boxes (the first design)
 MJX's `max_contact_points` (part of "all") is ignored by C MuJoCo, so no run here measures it;
 instead every variant's run records the most contacts C MuJoCo had at once in any slot,
@@ -62,7 +64,8 @@ from metaworld_jax.backends.scene_adapter import AdapterOptions
 
 RESULTS = Path(__file__).parent / "results"
 
-_NONE = {"prisms": False, "hulls": False, "margins": False, "floor": False, "iterations": None, "ls_iterations": None}
+_NONE = {"prisms": False, "hulls": False, "margins": False, "floor": False, "iterations": None, "ls_iterations": None,
+         "visuals": False, "max_contact_points": None}
 VARIANTS = {
     "stock": "stock",
     "all": "mjx",
@@ -72,9 +75,10 @@ VARIANTS = {
     "margins": AdapterOptions(**{**_NONE, "margins": True}),
     "floor": AdapterOptions(**{**_NONE, "floor": True}),
     "solver": AdapterOptions(**{**_NONE, "iterations": 5, "ls_iterations": 8}),
+    "visuals": AdapterOptions(**{**_NONE, "visuals": True}),  # backend="warp"'s only edit
     "zero_margins": AdapterOptions(inflate=False),  # all edits, margins zeroed without inflating
 }
-SINGLE = ("prisms", "hulls", "hulls32", "margins", "floor", "solver", "zero_margins")
+SINGLE = ("prisms", "hulls", "hulls32", "margins", "floor", "solver", "visuals", "zero_margins")
 NUM_GOALS = 50
 POLICY_STEPS = 500
 DIVERGENCE_GOALS = (0, 17, 42)

@@ -98,3 +98,15 @@ def test_native_matches_python_loop_with_grasps(monkeypatch):
         np.testing.assert_array_equal(sf.reward, ss.reward)
     touching = np.stack(seen)[..., off]
     assert touching.max() == 1.0, "the scripted policy never grasped the stick"
+
+
+def test_native_reading_codes_are_the_reading_table():
+    """native_step.c's enum of reading kinds numbers them as readings.KINDS does."""
+    import pathlib
+    import re
+
+    from metaworld_jax.readings import KINDS
+
+    src = (pathlib.Path(native.__file__).with_name("native_step.c")).read_text()
+    enum = {name.lower(): int(code) for name, code in re.findall(r"K_(\w+) = (\d+)", src)}
+    assert enum == {name: kind.code for name, kind in KINDS.items()}

@@ -39,14 +39,14 @@ def test_a_cli_run_traces_each_program_once(tmp_path, monkeypatch):
     assert len(evals) - 1 == 2 * 4  # 2 seeds x 4 evaluations, from one traced evaluation program
 
 
-def warm_cache_fills_what_the_run_uses(tmp_path, backend: str):
+def warm_cache_fills_what_the_run_uses(tmp_path, *backend_args: str):
     """Runs `python -m drats_jax.warm_cache` then the same run on `backend` in subprocesses with
     a fresh persistent cache: the run finds every program it compiles there."""
     cache = tmp_path / "cache"
     env = {**os.environ, "DRATS_JAX_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
 
     def run(module, *args):
-        done = subprocess.run([sys.executable, "-m", module, *RUN, "--backend", backend, *args], cwd=REPO, env=env,
+        done = subprocess.run([sys.executable, "-m", module, *RUN, *backend_args, *args], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=1200)
         assert done.returncode == 0, done.stderr[-2000:]
         return done.stdout

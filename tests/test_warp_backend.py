@@ -176,4 +176,4 @@ def test_gpu_proof_script_runs_every_section(tmp_path):
 def test_warm_cache_compiles_what_a_warp_run_uses(tmp_path):
     from tests.test_programs import warm_cache_fills_what_the_run_uses
 
-    warm_cache_fills_what_the_run_uses(tmp_path, "warp")
+    warm_cache_fills_what_the_run_uses(tmp_path, "--backend", "warp", "--block-size", "2")

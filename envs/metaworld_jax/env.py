@@ -22,10 +22,9 @@ import numpy as np
 from flax import struct
 
 from metaworld_jax import goals as goals_lib
-from metaworld_jax import reset_cache
+from metaworld_jax import resets
 from metaworld_jax.backends import make_backend, task_blocks
-from metaworld_jax.host_sim import HostSim
-from metaworld_jax.readings import COMMON_READINGS, HostReader, Layout
+from metaworld_jax.readings import COMMON_READINGS, Layout
 from metaworld_jax.tasks import REGISTRY, Task
 from metaworld_jax.types import State
 
@@ -74,7 +73,7 @@ class MetaWorldEnv:
 
         self.reading_layouts = [Layout.of({**COMMON_READINGS, **t.READINGS}) for t in self.tasks]
         self.context_layouts = [Layout.of_sizes(t.context_sizes) for t in self.tasks]
-        states, readings, contexts, overrides = self._build_resets()
+        states, readings, contexts, overrides = zip(*(resets.build(t, v) for t, v in zip(self.tasks, self.rand_vecs)))
         self.backend = make_backend(backend, tasks=self.tasks, overrides=overrides, num_threads=num_threads,
                                     block_size=block_size, scene_variant=scene_variant)
         # Consecutive slots that should share a task (see backends/task_blocks.py); 1 = any.
@@ -96,38 +95,6 @@ class MetaWorldEnv:
         # whose host callback takes any task per slot in one call).
         self._blocked = hasattr(self.backend, "block_step")
         self._mixed_step = task_blocks.per_slot(self._make_block, self.block_size) if self._blocked else None
-
-    # ------------------------------------------------------------------ host: reset table
-    def _build_resets(self):
-        states, readings, contexts, overrides = [], [], [], []
-        for task, vecs, layout in zip(self.tasks, self.rand_vecs, self.reading_layouts):
-            cached = reset_cache.load(task, vecs)
-            if cached is not None:
-                for out, part in zip((states, readings, contexts, overrides), cached):
-                    out.append(part)
-                continue
-            sim = HostSim(task.scene)
-            reader = HostReader(sim.model, {**COMMON_READINGS, **task.READINGS})
-            t_states, t_readings, t_contexts, t_over = [], [], [], []
-            for rand_vec in vecs:
-                # metaworld runs reset_model, resets the data, and runs reset_model again.
-                task.reset(sim, rand_vec)
-                sim.reset_data()
-                sim.overrides = {}
-                ctx = task.reset(sim, rand_vec)
-                r = np.zeros(layout.size)
-                reader.read(sim.data, r)
-                t_states.append(sim.get_state())
-                t_readings.append(r)
-                t_contexts.append(ctx)
-                t_over.append(dict(sim.overrides))
-            t_over = {k: np.stack([o[k] for o in t_over]) for k in t_over[0]}
-            reset_cache.save(task, vecs, t_states, t_readings, t_contexts, t_over)
-            overrides.append(t_over)
-            states.append(t_states)
-            readings.append(t_readings)
-            contexts.append(t_contexts)
-        return states, readings, contexts, overrides
 
     # ------------------------------------------------------------------ device: task layer
     def _frame(self, task: Task, r) -> jax.Array:

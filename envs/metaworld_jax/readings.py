@@ -18,17 +18,43 @@ from typing import Mapping
 import mujoco
 import numpy as np
 
-KIND_SIZES = {
-    "body_xpos": 3,
-    "body_xquat": 4,
-    "geom_xpos": 3,
-    "geom_xmat": 9,
-    "site_xpos": 3,
-    "site_xmat": 9,
-    "qpos": 1,
-    "qvel": 1,
-    "touching": 1,
+_BODY, _GEOM, _SITE, _JOINT = (mujoco.mjtObj.mjOBJ_BODY, mujoco.mjtObj.mjOBJ_GEOM, mujoco.mjtObj.mjOBJ_SITE,
+                               mujoco.mjtObj.mjOBJ_JOINT)
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """What a reading kind is, for every backend: `size` floats, read from row `index` of the
+    (Mj / mjx) Data array `field` (None: computed, i.e. `touching`); the name it is given
+    names an object of type `obj`; `code` is its number in backends/native_step.c."""
+
+    size: int
+    obj: mujoco.mjtObj
+    field: str | None
+    code: int
+
+
+# The one table of reading kinds (native_step.c's switch numbers them as `code` does).
+KINDS = {
+    "body_xpos": Kind(3, _BODY, "xpos", 0),
+    "body_xquat": Kind(4, _BODY, "xquat", 1),
+    "geom_xpos": Kind(3, _GEOM, "geom_xpos", 2),
+    "geom_xmat": Kind(9, _GEOM, "geom_xmat", 3),
+    "site_xpos": Kind(3, _SITE, "site_xpos", 4),
+    "site_xmat": Kind(9, _SITE, "site_xmat", 5),
+    "qpos": Kind(1, _JOINT, "qpos", 6),
+    "qvel": Kind(1, _JOINT, "qvel", 7),
+    "touching": Kind(1, _GEOM, None, 8),
 }
+KIND_SIZES = {name: k.size for name, k in KINDS.items()}
+
+
+def field_row(data, kind: str, index: int):
+    """The `size` floats of a field reading (row `index` of its Data array; qpos/qvel: the
+    joint's address), from a C MuJoCo MjData (numpy) or an mjx.Data (jax) alike."""
+    k = KINDS[kind]
+    return getattr(data, k.field).reshape(-1)[index * k.size : (index + 1) * k.size]
+
 
 # Read by every task: the hand, the claws (gripper opening), the pads (caging rewards) and
 # the two end-effector sites (tcp_center).
@@ -62,7 +88,7 @@ class Layout:
     def of(spec: Mapping[str, tuple[str, str]]) -> "Layout":
         """Layout of a reading spec {name: (kind, mujoco_name)}."""
         for name, (kind, _) in spec.items():
-            if kind not in KIND_SIZES:
+            if kind not in KINDS:
                 raise ValueError(f"unknown reading kind {kind!r} for {name!r}")
         return Layout.of_sizes({name: KIND_SIZES[kind] for name, (kind, _) in spec.items()})
 
@@ -81,24 +107,12 @@ class Layout:
         return out
 
 
-_OBJ = {
-    "body_xpos": mujoco.mjtObj.mjOBJ_BODY,
-    "body_xquat": mujoco.mjtObj.mjOBJ_BODY,
-    "geom_xpos": mujoco.mjtObj.mjOBJ_GEOM,
-    "geom_xmat": mujoco.mjtObj.mjOBJ_GEOM,
-    "touching": mujoco.mjtObj.mjOBJ_GEOM,
-    "site_xpos": mujoco.mjtObj.mjOBJ_SITE,
-    "site_xmat": mujoco.mjtObj.mjOBJ_SITE,
-    "qpos": mujoco.mjtObj.mjOBJ_JOINT,
-    "qvel": mujoco.mjtObj.mjOBJ_JOINT,
-}
-
-
 def resolve(model: mujoco.MjModel, kind: str, name: str) -> int:
     """The index a reading reads: object id, or the joint's qpos / dof address."""
-    i = mujoco.mj_name2id(model, _OBJ[kind], name)
+    obj = KINDS[kind].obj
+    i = mujoco.mj_name2id(model, obj, name)
     if i < 0:
-        raise ValueError(f"{kind} reading: no {_OBJ[kind].name[6:].lower()} named {name!r} in the scene")
+        raise ValueError(f"{kind} reading: no {obj.name[6:].lower()} named {name!r} in the scene")
     if kind == "qpos":
         return int(model.jnt_qposadr[i])
     if kind == "qvel":
@@ -125,27 +139,13 @@ class HostReader:
         self._getters = [self._getter(model, kind, resolve(model, kind, name)) for kind, name in spec.values()]
 
     def _getter(self, model, kind, i):
-        if kind == "body_xpos":
-            return lambda d: d.xpos[i]
-        if kind == "body_xquat":
-            return lambda d: d.xquat[i]
-        if kind == "geom_xpos":
-            return lambda d: d.geom_xpos[i]
+        if kind == "touching":
+            left, right = pad_geoms(model)
+            return lambda d: np.array([_touching(d, i, left, right)])
         if kind == "geom_xmat" and i in self._fix:
             fix = self._fix[i]
-            return lambda d: (d.geom_xmat[i].reshape(3, 3) @ fix).reshape(9)
-        if kind == "geom_xmat":
-            return lambda d: d.geom_xmat[i]
-        if kind == "site_xpos":
-            return lambda d: d.site_xpos[i]
-        if kind == "site_xmat":
-            return lambda d: d.site_xmat[i]
-        if kind == "qpos":
-            return lambda d: d.qpos[i : i + 1]
-        if kind == "qvel":
-            return lambda d: d.qvel[i : i + 1]
-        left, right = pad_geoms(model)
-        return lambda d: np.array([_touching(d, i, left, right)])
+            return lambda d: (field_row(d, kind, i).reshape(3, 3) @ fix).reshape(9)
+        return lambda d: field_row(d, kind, i)
 
     def read(self, data: mujoco.MjData, out: np.ndarray) -> None:
         """Writes the readings into out[:layout.size] (float64 or float32)."""

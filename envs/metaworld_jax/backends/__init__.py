@@ -48,7 +48,7 @@ def make_backend(name: str, *, tasks, overrides, num_threads=None, block_size=No
 
         if scene_variant is not None:
             raise ValueError(
-                "scene_variant applies to the mujoco backend only (mjx always runs the adapted scenes, warp the stock ones)"
+                "scene_variant applies to the mujoco backend only (mjx always runs the adapted scenes, warp the stock physics)"
             )
         del num_threads  # a knob of the C backend; MJX runs on the JAX device
         return MjxBackend(tasks, overrides, impl="jax" if name == "mjx" else "warp", block_size=block_size)

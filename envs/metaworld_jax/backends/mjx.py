@@ -2,7 +2,8 @@
 
   backend="mjx"   MJX's JAX implementation (any JAX device; slow on CPU) on the adapted
                   scenes of `scene_adapter` (MJX-JAX rejects most stock scenes);
-  backend="warp"  MJX's Warp implementation (NVIDIA GPUs) on the stock scenes.
+  backend="warp"  MJX's Warp implementation (NVIDIA GPUs) on the stock physics (the stock
+                  scenes without their visual-only meshes, `scene_adapter.WARP`).
 
 Per slot the physics state is one flat f32 vector (`StateLayout`): time, qpos, qvel, act,
 the solver warm start, ctrl and the mocap pose, zero padded to the largest scene, so slots
@@ -37,7 +38,7 @@ from metaworld_jax.backends import scene_adapter
 from metaworld_jax.backends.overrides import complete_overrides
 from metaworld_jax.backends import task_blocks
 from metaworld_jax.host_sim import FRAME_SKIP, MOCAP_QUAT, STATE_SPEC
-from metaworld_jax.readings import COMMON_READINGS, KIND_SIZES, Layout, pad_geoms, resolve
+from metaworld_jax.readings import COMMON_READINGS, KIND_SIZES, Layout, field_row, pad_geoms, resolve
 
 DEFAULT_BLOCK_SIZE = 128
 
@@ -129,25 +130,12 @@ class DeviceReader:
     def read(self, d, size: int, lane=0):
         parts = []
         for kind, i in self.items:
-            if kind == "body_xpos":
-                parts.append(d.xpos[i])
-            elif kind == "body_xquat":
-                parts.append(d.xquat[i])
-            elif kind == "geom_xpos":
-                parts.append(d.geom_xpos[i])
-            elif kind == "geom_xmat":
-                xmat = d.geom_xmat[i].reshape(3, 3)
-                parts.append((xmat @ self._fix[i] if i in self._fix else xmat).reshape(9))
-            elif kind == "site_xpos":
-                parts.append(d.site_xpos[i])
-            elif kind == "site_xmat":
-                parts.append(d.site_xmat[i].reshape(9))
-            elif kind == "qpos":
-                parts.append(d.qpos[i : i + 1])
-            elif kind == "qvel":
-                parts.append(d.qvel[i : i + 1])
-            else:
+            if kind == "touching":
                 parts.append(self._touching(d, i, lane)[None])
+            elif kind == "geom_xmat" and i in self._fix:
+                parts.append((field_row(d, kind, i).reshape(3, 3) @ self._fix[i]).reshape(9))
+            else:
+                parts.append(field_row(d, kind, i))
         flat = jnp.concatenate(parts).astype(jnp.float32)
         return jnp.pad(flat, (0, size - flat.shape[0]))
 
@@ -204,7 +192,7 @@ class MjxBackend:
         self.block_size = DEFAULT_BLOCK_SIZE if block_size is None else int(block_size)
         if self.block_size < 1:
             raise ValueError(f"block_size must be >= 1, got {block_size}")
-        variant = "mjx" if impl == "jax" else "stock"
+        variant = "mjx" if impl == "jax" else "warp"  # warp: the stock physics (scene_adapter.WARP)
         self.scenes = list(dict.fromkeys(t.scene for t in self.tasks))
         models = {s: scene_adapter.load(s, variant) for s in self.scenes}
         overrides = complete_overrides(self.tasks, overrides, models)

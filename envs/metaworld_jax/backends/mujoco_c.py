@@ -36,7 +36,7 @@ from metaworld_jax.backends import native as _native
 from metaworld_jax.backends import scene_adapter
 from metaworld_jax.backends.overrides import complete_overrides
 from metaworld_jax.host_sim import FRAME_SKIP, MOCAP_QUAT, STATE_SPEC
-from metaworld_jax.readings import COMMON_READINGS, HostReader, pad_geoms, resolve
+from metaworld_jax.readings import COMMON_READINGS, KINDS, HostReader, pad_geoms, resolve
 
 
 class _Worker:
@@ -246,5 +246,5 @@ def _native_plan(model, spec):
     rows = []
     for kind, name in spec.values():
         left, right = pad_geoms(model) if kind == "touching" else (-1, -1)
-        rows.append((_native.KINDS[kind], resolve(model, kind, name), left, right))
+        rows.append((KINDS[kind].code, resolve(model, kind, name), left, right))
     return rows

@@ -30,20 +30,6 @@ _ENV = "METAWORLD_JAX_NATIVE"
 _lock = threading.Lock()
 _cached: list = []  # [lib or None] once tried
 
-# plan kinds, as native_step.c numbers them
-KINDS = {
-    "body_xpos": 0,
-    "body_xquat": 1,
-    "geom_xpos": 2,
-    "geom_xmat": 3,
-    "site_xpos": 4,
-    "site_xmat": 5,
-    "qpos": 6,
-    "qvel": 7,
-    "touching": 8,
-}
-
-
 def enabled() -> bool:
     return os.environ.get(_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 

@@ -13,6 +13,7 @@
 
 #include <mujoco/mujoco.h>
 
+/* Reading kinds: the `code` column of metaworld_jax.readings.KINDS (tests/test_native_backend.py checks). */
 enum {
   K_BODY_XPOS = 0,
   K_BODY_XQUAT = 1,

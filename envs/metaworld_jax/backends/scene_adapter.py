@@ -21,6 +21,11 @@ close to it as possible. The edits, each switchable in `AdapterOptions`:
            pair, ~180 to ~1,200 per scene, and its elliptic-cone solver unrolls a loop
            over them); C MuJoCo ignores it
   solver   iterations / ls_iterations (None keeps metaworld's 50 / 50)
+  visuals  visual-only mesh geoms become 1 mm spheres and their meshes leave the model:
+           they take no part in the physics (no collision; inertias are copied from the
+           stock model), but MJX-Warp hands every mesh array to its kernels, so the
+           arm's visual meshes (~46k vertices, ~67k faces per scene) were constants of the
+           compiled program. Rendering uses the stock scene.
 
 Nothing else changes: body masses, inertias and frames are copied from the stock model, so
 only collision shapes differ. Visual-only geoms are left alone. `docs/mjx-scene-adapter.md`
@@ -55,6 +60,7 @@ class AdapterOptions:
     max_contact_points: int | None = 64
     iterations: int | None = 5
     ls_iterations: int | None = 8
+    visuals: bool = True
 
     def __post_init__(self):
         if self.prism_sides < 3:
@@ -155,6 +161,8 @@ def adapt(scene: str, options: AdapterOptions = AdapterOptions()) -> AdaptedScen
         numeric = spec.add_numeric()
         numeric.name, numeric.data = "max_contact_points", [float(options.max_contact_points)]
         edits.append(f"contacts: max_contact_points {options.max_contact_points} per contact dimension (MJX only)")
+    if options.visuals:
+        _strip_visual_meshes(spec, stock, geoms, edits, label)
     if options.iterations is not None:
         edits.append(f"solver: iterations {spec.option.iterations} -> {options.iterations}")
         spec.option.iterations = options.iterations
@@ -186,7 +194,7 @@ def frame_fix(scene: str, variant: "str | AdapterOptions" = "stock") -> dict:
     """`AdaptedScene.frame_fix` of a scene variant ({} for the stock scene)."""
     if isinstance(variant, AdapterOptions):
         return adapt(scene, variant).frame_fix
-    return adapt(scene).frame_fix if variant == "mjx" else {}
+    return {"mjx": adapt(scene).frame_fix, "warp": adapt(scene, WARP).frame_fix}.get(variant, {})
 
 
 def _quat_mat(q) -> np.ndarray:
@@ -195,19 +203,42 @@ def _quat_mat(q) -> np.ndarray:
     return out.reshape(3, 3)
 
 
-SCENE_VARIANTS = ("stock", "mjx")
+# What backend="warp" simulates: the stock physics exactly, without the visual meshes.
+WARP = AdapterOptions(prisms=False, hulls=False, margins=False, floor=False, max_contact_points=None, iterations=None,
+                      ls_iterations=None, visuals=True)
+SCENE_VARIANTS = ("stock", "mjx", "warp")
 
 
 def load(scene: str, variant: "str | AdapterOptions" = "stock") -> mujoco.MjModel:
     """A private copy of a scene: metaworld's stock one ("stock"), its MJX-JAX variant
-    ("mjx"), or the variant of other `AdapterOptions` (to measure one edit at a time)."""
+    ("mjx"), its MJX-Warp variant ("warp": stock physics, no visual meshes), or the variant
+    of other `AdapterOptions` (to measure one edit at a time)."""
     if isinstance(variant, AdapterOptions):
         return copy.copy(adapt(scene, variant).model)
     if variant == "stock":
         return assets.load_model(scene)
     if variant == "mjx":
         return copy.copy(adapt(scene).model)
+    if variant == "warp":
+        return copy.copy(adapt(scene, WARP).model)
     raise ValueError(f"unknown scene variant {variant!r}; choose one of {', '.join(SCENE_VARIANTS)}")
+
+
+def _strip_visual_meshes(spec, stock, geoms, edits, label) -> None:
+    """Visual-only mesh geoms -> 1 mm spheres in the same place; their meshes are deleted."""
+    stripped = set()
+    for i, g in enumerate(geoms):
+        if int(g.type) != int(_MESH) or _collides(stock, i):
+            continue
+        stripped.add(g.meshname)
+        g.fromto = np.full(6, np.nan)
+        g.pos, g.quat = stock.geom_pos[i].copy(), stock.geom_quat[i].copy()
+        g.type, g.meshname, g.size = mujoco.mjtGeom.mjGEOM_SPHERE, "", np.array([1e-3, 0.0, 0.0])
+    used = {g.meshname for g in geoms if int(g.type) == int(_MESH)}
+    for mesh in [m for m in spec.meshes if m.name in stripped and m.name not in used]:
+        spec.delete(mesh) if hasattr(spec, "delete") else mesh.delete()  # MuJoCo 4 / 3.3
+    if stripped:
+        edits.append(f"visuals: {len(stripped)} visual-only meshes removed (their geoms: 1 mm spheres)")
 
 
 def _compile_order(body) -> list:

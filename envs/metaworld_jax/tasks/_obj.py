@@ -2,7 +2,7 @@
 free body at qpos 9:12 placed at reset next to a goal point, and the pick-and-place reward.
 
 Reset programs stay in these base classes rather than free functions: the reset-table cache
-keys on the source of every module in a task's MRO (`reset_cache.key`).
+keys on the source of every module in a task's MRO (`resets.key`).
 """
 
 from __future__ import annotations

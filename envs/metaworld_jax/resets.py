@@ -1,7 +1,11 @@
-"""On-disk cache of each task's reset table (building MT50's takes ~20 s of host physics).
+"""Each task's reset table, built on the host and cached on disk.
 
-Keyed by everything the table depends on: the task's name and module source, the host-side
-code that builds it, its goals, and the mujoco and metaworld versions. Location:
+MetaWorld resets are deterministic given the goal, so an env's reset is a lookup into a table
+built once per (task, goal): the physics state, the readings and the task context after
+metaworld's `reset_model`, and the per-goal model overrides (bodies and sites metaworld moves
+at reset). Building MT50's takes ~20 s of host physics; the table is cached on disk, keyed by
+everything it depends on: the task's name and module source, the host-side code that builds
+it (this module, host_sim, readings), its goals, and the mujoco and metaworld versions. Location:
 $METAWORLD_JAX_CACHE, else ~/.cache/metaworld_jax; set METAWORLD_JAX_CACHE=off to disable.
 Writes are atomic (temp file + rename); an unreadable entry is rebuilt.
 """
@@ -18,6 +22,35 @@ from pathlib import Path
 import numpy as np
 
 from metaworld_jax import host_sim, readings
+from metaworld_jax.host_sim import HostSim
+from metaworld_jax.readings import COMMON_READINGS, HostReader, Layout
+
+
+def build(task, rand_vecs) -> tuple[list, list, list, dict]:
+    """A task's reset table over its goals `rand_vecs` (cached): (f64 mjSTATE_INTEGRATION
+    states, f64 readings, contexts {name: array}, overrides {(kind, name): f64[G, 3]})."""
+    cached = load(task, rand_vecs)
+    if cached is not None:
+        return cached
+    spec = {**COMMON_READINGS, **task.READINGS}
+    sim = HostSim(task.scene)
+    reader, size = HostReader(sim.model, spec), Layout.of(spec).size
+    states, reads, contexts, overrides = [], [], [], []
+    for rand_vec in rand_vecs:
+        # metaworld runs reset_model, resets the data, and runs reset_model again.
+        task.reset(sim, rand_vec)
+        sim.reset_data()
+        sim.overrides = {}
+        ctx = task.reset(sim, rand_vec)
+        r = np.zeros(size)
+        reader.read(sim.data, r)
+        states.append(sim.get_state())
+        reads.append(r)
+        contexts.append(ctx)
+        overrides.append(dict(sim.overrides))
+    overrides = {k: np.stack([o[k] for o in overrides]) for k in overrides[0]}
+    save(task, rand_vecs, states, reads, contexts, overrides)
+    return states, reads, contexts, overrides
 
 
 def _dir() -> Path | None:
@@ -33,6 +66,7 @@ def key(task, rand_vecs: np.ndarray) -> str:
         *(inspect.getsource(inspect.getmodule(c)) for c in type(task).__mro__[1:] if c.__module__.startswith("metaworld_jax")),
         inspect.getsource(host_sim),
         inspect.getsource(readings),
+        inspect.getsource(build),
         importlib.metadata.version("mujoco"),
         importlib.metadata.version("metaworld"),
     ):
