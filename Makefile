@@ -20,7 +20,7 @@ MTSAC_COMMIT ?= 30c9991f5e1e6e119d3f98266add3828390a038e
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export METAWORLD_JAX_CACHE ?= $(CURDIR)/.cache/metaworld_jax
 
-.PHONY: install install-warp install-gpu install-bench install-mtsac test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning bench-mtsac bench-ppo bench-scaling bench-sac-update gpu-check gpu-check-quick gpu-wheels gpu-check-py312 clean
+.PHONY: bench-compile install install-warp install-gpu install-bench install-mtsac test test-slow test-warp train bench bench-mt50 bench-gpu bench-learning bench-mtsac bench-ppo bench-scaling bench-sac-update gpu-check gpu-check-quick gpu-wheels gpu-check-py312 clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -87,10 +87,10 @@ install-mtsac: $(MTSAC_VENV)/.installed
 # The main suite, then the MJX-Warp tests (Warp's CPU backend here; GPU tests: -m gpu).
 test: install install-warp
 	$(PY) -m pytest -q
-	$(WARP_PY) -m pytest -q -m warp_env tests/test_warp_backend.py tests/test_gpu_check.py
+	$(WARP_PY) -m pytest -q -m warp_env tests/test_warp_backend.py tests/test_gpu_check.py tests/test_compile_bench.py
 
 test-warp: install-warp
-	$(WARP_PY) -m pytest -q -m warp_env tests/test_warp_backend.py tests/test_gpu_check.py
+	$(WARP_PY) -m pytest -q -m warp_env tests/test_warp_backend.py tests/test_gpu_check.py tests/test_compile_bench.py
 
 test-slow: install
 	$(PY) -m pytest -q -m slow
@@ -144,6 +144,13 @@ gpu-check-py312: gpu-wheels
 	  orbax-checkpoint scipy rich "etils[epath]" absl-py protobuf packaging
 	.venv-gpu312/bin/python -m benchmarks.gpu_wheels install --target .venv-gpu312/carried
 	PYTHONPATH=.venv-gpu312/carried:src:envs .venv-gpu312/bin/python -m benchmarks.gpu_check --quick $(GPU_CHECK_ARGS)
+
+# Where the GPU path's compile time goes (benchmarks/compile.py): trace/lower/compile seconds, HLO size and
+# peak memory of the env step (1 scene, MT10, MT50) and of the MT10 training program; MJX-JAX in .venv,
+# MJX-Warp in .venv-warp (one JSON each in benchmarks/results/). E.g. BENCH_ARGS="--cases step-1 parts".
+bench-compile: install install-warp
+	$(PY) -m benchmarks.compile --backends mjx $(BENCH_ARGS)
+	$(WARP_PY) -m benchmarks.compile --backends warp $(BENCH_ARGS)
 
 # Device scaling: env-steps/s and gradient-steps/s for 1, 2, 4 forced CPU devices (--mesh data=D)
 # and the scaling efficiency rate(D) / (D x rate(1)); BENCH_ARGS="--real --devices 1 2 4 8" on a GPU node.

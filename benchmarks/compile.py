@@ -200,7 +200,8 @@ def run_case(case: str, backend: str, args) -> dict:
     with tempfile.TemporaryFile("w+") as log, tempfile.TemporaryDirectory() as kernels:
         # Warp builds its kernels in the first call into an empty kernel cache: first_call_s
         # then includes every kernel build of the case (how many scenes share them shows).
-        env["WARP_CACHE_PATH"] = kernels
+        if not args.warm_warp_cache:
+            env["WARP_CACHE_PATH"] = kernels
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env,
                                 cwd=Path(__file__).resolve().parents[1])
         while proc.poll() is None:
@@ -221,7 +222,7 @@ def run_case(case: str, backend: str, args) -> dict:
     result = next((json.loads(line[len(_RESULT):]) for line in lines if line.startswith(_RESULT)), None)
     if result is not None:
         result["peak_rss_gb"] = round(max(peak, result.get("peak_rss_gb", 0.0)), 2)
-        if backend == "warp":
+        if backend == "warp" and not args.warm_warp_cache:
             result["warp_kernel_modules_built"] = kernel_modules
         return {"status": "ok", "wall_s": wall, **result}
     tail = [line for line in lines if line.strip() and not line.startswith(_PART)][-3:]
@@ -238,6 +239,8 @@ def main(argv=None) -> int:
     ap.add_argument("--slots-per-task", type=int, default=8, help="slots (one block) per task in the step cases")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds before a case is stopped")
     ap.add_argument("--mem-limit-gb", type=float, default=18.0, help="resident GB at which a case is stopped")
+    ap.add_argument("--warm-warp-cache", action="store_true",
+                    help="Warp cases use Warp's own kernel cache instead of an empty one (first calls then skip kernel builds)")
     ap.add_argument("--label", default=None, help="free text saved with the result (e.g. 'before')")
     ap.add_argument("--out-dir", default=None, help="where the JSON goes (default benchmarks/results)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)

@@ -44,15 +44,15 @@ def test_dispatch_gives_each_slot_its_task(uniform):
     else:  # any task in any slot
         task = rng.integers(0, NUM_TASKS, 12).astype(np.int32)
     x = rng.normal(size=(12, 2)).astype(np.float32)
-    calls = []
-    g = task_blocks.dispatch(_make_block(calls), block, uniform=uniform)
-    got = jax.jit(jax.vmap(g))(task, x)
-    np.testing.assert_allclose(got, _reference(task, x, block), rtol=1e-5, atol=1e-5)
+    g = task_blocks.dispatch(_make_block([]), block, uniform=uniform)  # batched
+    np.testing.assert_allclose(jax.jit(g)(task, x), _reference(task, x, block), rtol=1e-5, atol=1e-5)
     # Seeds: an outer vmap folds into the slot axis; blocks never straddle two seeds.
-    seeds = jax.jit(jax.vmap(jax.vmap(g)))(np.stack([task, task]), np.stack([x, 2 * x]))
+    seeds = jax.jit(jax.vmap(g))(np.stack([task, task]), np.stack([x, 2 * x]))
     np.testing.assert_allclose(seeds[1], _reference(task, 2 * x, block), rtol=1e-5, atol=1e-5)
-    # Unbatched: a block of one slot.
-    np.testing.assert_allclose(g(task[5], x[5]), x[5] * (task[5] + 1), rtol=1e-5, atol=1e-5)
+    if not uniform:  # the env API's per-slot form: vmapped, and alone (a block of one slot)
+        h = task_blocks.per_slot(_make_block([]), block)
+        np.testing.assert_allclose(jax.jit(jax.vmap(h))(task, x), _reference(task, x, block), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(h(task[5], x[5]), x[5] * (task[5] + 1), rtol=1e-5, atol=1e-5)
 
 
 def loops_outside_solver(jaxpr) -> list[str]:
@@ -84,8 +84,8 @@ def _eqns(jaxpr):
 def test_uniform_dispatch_has_no_data_dependent_loop():
     task = np.repeat(np.arange(3, dtype=np.int32), 4)
     x = np.ones((12, 2), np.float32)
-    uniform = jax.make_jaxpr(jax.vmap(task_blocks.dispatch(_make_block([]), 4, uniform=True)))(task, x)
-    mixed = jax.make_jaxpr(jax.vmap(task_blocks.dispatch(_make_block([]), 4, uniform=False)))(task, x)
+    uniform = jax.make_jaxpr(task_blocks.dispatch(_make_block([]), 4, uniform=True))(task, x)
+    mixed = jax.make_jaxpr(task_blocks.dispatch(_make_block([]), 4, uniform=False))(task, x)
     assert loops_outside_solver(uniform) == []
     assert loops_outside_solver(mixed)  # the checker sees the mixed path's loop over tasks
     assert switch_widths(uniform) == [NUM_TASKS]
@@ -94,7 +94,7 @@ def test_uniform_dispatch_has_no_data_dependent_loop():
 def test_dispatch_traces_each_block_function_once():
     calls = []
     g = task_blocks.dispatch(_make_block(calls), 4, uniform=True)
-    step = jax.jit(chex.assert_max_traces(lambda task, x: jax.vmap(g)(task, x), n=1))
+    step = jax.jit(chex.assert_max_traces(g, n=1))
     task, x = np.repeat(np.arange(2, dtype=np.int32), 4), np.ones((8, 2), np.float32)
     for _ in range(3):
         x = step(task, x)
