@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -53,8 +54,11 @@ def test_vmap_matches_single_slots(env):
         s = env.reset(KEY, tasks[i], goals[i])
         for a in actions:
             s = single_step(s, a[i])
-        np.testing.assert_array_equal(s.obs, batch.obs[i])
-        np.testing.assert_array_equal(s.physics.backend, batch.physics.backend[i])
+        slot = jax.tree.map(lambda x, i=i: x[i], batch)
+        # Every field bit for bit but the reward, which XLA may fuse differently in the batched
+        # program (the task layer's batched switch is a select over every task): a few ulp.
+        chex.assert_trees_all_equal(s.replace(reward=slot.reward), slot)
+        chex.assert_trees_all_close(s.reward, slot.reward, rtol=5e-7, atol=0)
 
 
 def test_deterministic_inside_scan(env):
@@ -69,8 +73,8 @@ def test_deterministic_inside_scan(env):
 
     run = jax.jit(run)
     (s1, r1), (s2, r2) = run(0), run(0)
-    np.testing.assert_array_equal(r1, r2)
-    np.testing.assert_array_equal(s1.physics.backend, s2.physics.backend)
+    chex.assert_shape(r1, (20, 2))
+    chex.assert_trees_all_equal((s1, r1), (s2, r2))
 
 
 def test_truncation_at_500_steps():
@@ -143,5 +147,6 @@ def test_nested_vmap_matches_flat_batch(env):
     nested = jax.jit(jax.vmap(jax.vmap(env.step)))(reset2(KEY, tasks, goals), actions)
     flat_reset = jax.vmap(env.reset, in_axes=(None, 0, 0))(KEY, tasks.reshape(-1), goals.reshape(-1))
     flat = jax.jit(jax.vmap(env.step))(flat_reset, actions.reshape(4, 4))
-    np.testing.assert_array_equal(nested.obs.reshape(4, -1), flat.obs)
-    np.testing.assert_array_equal(nested.reward.reshape(-1), flat.reward)
+    chex.assert_trees_all_equal_shapes_and_dtypes(jax.tree.map(lambda x: x[0], nested),
+                                                  jax.tree.map(lambda x: x[:2], flat))
+    chex.assert_trees_all_equal(jax.tree.map(lambda x: x.reshape((4,) + x.shape[2:]), nested), flat)
