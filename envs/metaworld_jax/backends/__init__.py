@@ -7,7 +7,10 @@ scaled and clipped to [-0.01, 0.01] per axis, gripper command f32[]), advances f
 substeps, runs the forward pass metaworld runs before observing, and returns the next
 physics state and the flat f32 reading vector (`readings.Layout` of the slot's task).
 It also offers `pack(task, state64)` (a reset state from the host builder -> its physics
-array), `reading_size`, and `block_size`: how many consecutive slots should share a task
+array) and its inverse for host code, `write_host(task, goal, physics, model, data)` (one
+slot's physics into a host MjData of a model of its scene, e.g. the stock one
+`metaworld_jax.render` draws),
+`reading_size`, and `block_size`: how many consecutive slots should share a task
 for the batched step to run one scene per block (1: no such preference). The MJX backends
 add `block_step(b)`: the step of a block of b slots of one task (`task_blocks`), which the
 env runs together with its task layer.

@@ -35,7 +35,7 @@ import mujoco
 import numpy as np
 
 from metaworld_jax.backends import scene_adapter
-from metaworld_jax.backends.overrides import complete_overrides
+from metaworld_jax.backends.overrides import complete_overrides, layout, same_layout
 from metaworld_jax.backends import task_blocks
 from metaworld_jax.host_sim import FRAME_SKIP, MOCAP_QUAT, STATE_SPEC
 from metaworld_jax.readings import COMMON_READINGS, KIND_SIZES, Layout, field_row, pad_geoms, resolve
@@ -95,6 +95,14 @@ class StateLayout:
         for name, (off, k) in self.slots.items():
             out[off : off + k] = np.reshape(getattr(d, name), (k,))
         return out
+
+    def unpack_host(self, flat: np.ndarray, d: mujoco.MjData) -> None:
+        """The inverse of `pack_host`: writes the fields of a flat vector into a host MjData."""
+        for name, (off, k) in self.slots.items():
+            if name == "time":  # a scalar attribute, not an array
+                d.time = float(flat[off])
+            else:
+                getattr(d, name)[...] = np.reshape(flat[off : off + k], np.shape(getattr(d, name)))
 
     def unpack(self, flat, d):
         """Writes the flat fields into an mjx.Data (shapes from `d`)."""
@@ -223,6 +231,22 @@ class MjxBackend:
         mujoco.mj_forward(m, d)
         self._max_contacts[scene] = max(self._max_contacts[scene], int(d.ncon))
         return self._layouts[scene].pack_host(d, self.physics_size)
+
+    def write_host(self, task: int, goal: int, physics: np.ndarray, model: mujoco.MjModel,
+                   data: mujoco.MjData) -> None:
+        """The inverse of `pack` (and of a step's output): one slot's physics f32[physics_size]
+        into `data` of `model`, a model of the task's scene (this backend's variant or the
+        stock one, e.g. for rendering: variants share bodies, joints and sites), the bodies goal
+        `goal` moves set on `model` (as a step sets them on its mjx.Model), then C MuJoCo's
+        forward pass."""
+        scene = self.tasks[task].scene
+        same_layout(layout(self._models[scene]), model, scene)
+        tables, row = self._scene_data[int(self.scene_of[task])], int(self._local[task])
+        for (ids, vals), field in ((tables["bodies"], model.body_pos), (tables["sites"], model.site_pos)):
+            if vals is not None:
+                field[ids] = vals[row, goal]
+        self._layouts[self.tasks[task].scene].unpack_host(np.asarray(physics, np.float32), data)
+        mujoco.mj_forward(model, data)
 
     def _scene_tables(self, scene, overrides) -> dict:
         """What a scene's branch looks up by the task's index among the scene's tasks:

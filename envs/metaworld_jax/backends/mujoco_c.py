@@ -34,7 +34,7 @@ import numpy as np
 
 from metaworld_jax.backends import native as _native
 from metaworld_jax.backends import scene_adapter
-from metaworld_jax.backends.overrides import complete_overrides
+from metaworld_jax.backends.overrides import complete_overrides, layout, same_layout
 from metaworld_jax.host_sim import FRAME_SKIP, MOCAP_QUAT, STATE_SPEC
 from metaworld_jax.readings import COMMON_READINGS, KINDS, HostReader, pad_geoms, resolve
 
@@ -71,6 +71,7 @@ class MujocoBackend:
         self.readers = [HostReader(probe[t.scene], {**COMMON_READINGS, **t.READINGS},
                                    scene_adapter.frame_fix(t.scene, scenes)) for t in self.tasks]
         self.state_sizes = [mujoco.mj_stateSize(probe[s], STATE_SPEC) for s in self.scenes]
+        self._layouts = {s: layout(m) for s, m in probe.items()}  # see write_host
         self.physics_words = 2 * max(self.state_sizes)  # float64 as uint32 pairs
         self.reading_size = max(r.layout.size for r in self.readers)
         self._mocap = [t.mocap_bounds for t in self.tasks]
@@ -115,6 +116,20 @@ class MujocoBackend:
         out = np.zeros(self.physics_words // 2, np.float64)
         out[: state64.shape[0]] = state64
         return out.view(np.uint32)
+
+    # ---------- host: a slot's state in a host MjData (rendering) ----------
+    def write_host(self, task: int, goal: int, physics: np.ndarray, model: mujoco.MjModel,
+                   data: mujoco.MjData) -> None:
+        """The inverse of `pack` (and of a step's output): one slot's physics u32[physics_words]
+        into `data` of `model`, a model of the task's scene (this backend's variant or the stock
+        one, e.g. for rendering: variants share bodies, joints and sites), the bodies goal `goal`
+        moves set on `model`, then the forward pass (every position and frame)."""
+        same_layout(self._layouts[self.scenes[task]], model, self.scenes[task])
+        self.apply_overrides(model, task, goal)
+        # a copy: mj_setState takes a writable array, and states from JAX are read-only
+        state = np.array(np.ascontiguousarray(physics, np.uint32).view(np.float64)[: self.state_sizes[task]])
+        mujoco.mj_setState(model, data, state, STATE_SPEC)
+        mujoco.mj_forward(model, data)
 
     # ---------- device API ----------
     def step(self, physics, task_id, goal_index, control):

@@ -30,3 +30,16 @@ def complete_overrides(tasks, overrides, models):
                 full[(kind, name)] = np.tile(stock, (NUM_GOALS, 1))
         out.append(full)
     return out
+
+
+def layout(model) -> tuple[int, ...]:
+    """What overrides (body/site ids) and a physics state (qpos, qvel, act, ctrl, mocap) index
+    into: a scene's variants (stock, mjx, warp) only reshape geoms, so they all share it."""
+    return (model.nbody, model.nsite, model.nq, model.nv, model.na, model.nu, model.nmocap)
+
+
+def same_layout(want: tuple[int, ...], model, scene: str) -> None:
+    """ValueError unless ``model`` has the layout ``want`` of ``scene``."""
+    if layout(model) != want:
+        raise ValueError(f"the model given for {scene} has another layout (bodies, sites, nq, nv, na, nu, "
+                         f"nmocap: {layout(model)}, expected {want})")
