@@ -120,3 +120,28 @@ def test_block_padding_changes_nothing():
     b = jax.device_get(jax.jit(ev.make_evaluate(blocked, agent, episodes_per_task=10))(None))
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_task_subset_and_recording_change_no_number():
+    """tasks=[...] evaluates those tasks only (as the whole evaluation does them); record=V
+    also returns the first V episodes of each task step by step, with the protocol's goals,
+    success and return, and the protocol's numbers unchanged."""
+    env = PointMass(distances=(0.3, 0.6, 1.8), episode_length=30, num_goals=8)
+    agent = GoTo()
+    full = jax.device_get(jax.jit(ev.make_evaluate(env, agent, episodes_per_task=10))(None))
+    sub = jax.device_get(jax.jit(ev.make_evaluate(env, agent, episodes_per_task=10, tasks=[2, 0], record=3))(None))
+    rec = sub.pop("recorded")
+    for k in full:
+        np.testing.assert_array_equal(sub[k], full[k][[2, 0]])
+    np.testing.assert_array_equal(rec["task"], [2, 2, 2, 0, 0, 0])
+    np.testing.assert_array_equal(rec["goal"], [0, 1, 2, 0, 1, 2])
+    state, shown = rec["state"], rec["shown"]
+    assert shown.shape == (31, 6) and state.physics["pos"].shape == (31, 6, 2)
+    # Goals 0 and 1 lie ahead (GoTo heads there and succeeds within 30 steps), goal 2 does not.
+    np.testing.assert_array_equal(rec["success"], [True, True, False, True, True, False])
+    hit = state.info["success"].astype(bool) & shown
+    first = np.argmax(hit, axis=0)  # the step of each episode's first success
+    np.testing.assert_array_equal(shown.sum(0), np.where(rec["success"], first + 1, 31))  # reset + steps to the end
+    assert first[3] == 3 and first[0] > 10  # 0.3 away: 3 steps; 1.8 away: more than 10
+    np.testing.assert_array_equal(state.physics["pos"][0], 0.0)  # row 0: the reset state
+    np.testing.assert_allclose(rec["return"], (state.reward * shown)[1:].sum(0), rtol=1e-6)

@@ -24,7 +24,7 @@ MetaWorld's 500-step episodes).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -37,25 +37,39 @@ from drats_jax.types import vector_step
 MAX_REWARD_PER_STEP = 10.0
 
 
-def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50,
-                  data: DataAxis = DataAxis()) -> Callable[[Any], dict]:
+def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50, data: DataAxis = DataAxis(),
+                  tasks: Sequence[int] | None = None, record: int = 0) -> Callable[[Any], dict]:
     """-> evaluate(agent_state) -> {"success", "return", "return_full": f32[N]} (pure; jit/vmap it).
 
     ``data`` (inside a program sharded over it): each device runs episodes
     [d k/D, (d+1) k/D) of every task (k divisible by D) and the per-task sums are psum'd
     once at the end, so every device returns the global result.
+
+    ``tasks``: the env's task ids to evaluate (default: all of them, in order); N = len(tasks).
+
+    ``record`` = V > 0 (one device only): the result also holds ``"recorded"``, the first V
+    episodes of every evaluated task as they ran, for videos: ``state`` (the env's State of
+    those R = N x V slots, task-major, before the first step and after each step: leaves
+    [H + 1, R, ...], H = episode_length), ``shown`` (bool[H + 1, R]: the state belongs to
+    the protocol's episode: the reset and every step up to and including its end),
+    ``success`` (bool[R]) and ``return`` (f32[R]) of each episode, ``task`` and ``goal``
+    (i32[R]). Recording adds writes only: the protocol's numbers are the same.
     """
-    n, k = int(env.num_tasks), int(episodes_per_task)
+    task_ids = np.arange(int(env.num_tasks)) if tasks is None else np.asarray(tasks, np.int32).reshape(-1)
+    n, k = int(task_ids.shape[0]), int(episodes_per_task)
     k_local = k // data.size
     # Each task's slots are padded to whole blocks of one scene (MJX backends; 1 on the C
     # backend); the padding episodes run but are not counted.
     block = int(getattr(env, "block_size", 1))
     k_pad = -(-k_local // block) * block
     slots = n * k_pad
-    task = jnp.repeat(jnp.arange(n, dtype=jnp.int32), k_pad)  # slot i: task i // k_pad
+    task = jnp.repeat(jnp.asarray(task_ids, jnp.int32), k_pad)  # slot i: task_ids[i // k_pad]
     counted = jnp.tile(jnp.arange(k_pad) < k_local, n)
     horizon = int(env.episode_length)
     v_reset, v_step = jax.vmap(env.reset), vector_step(env, block)  # slots task-major, whole blocks
+    if record and (data.size != 1 or not 0 < record <= k):
+        raise ValueError(f"record={record} needs one device and at most {k} episodes per task")
+    kept = (np.arange(n)[:, None] * k_pad + np.arange(record)[None, :]).reshape(-1)  # recorded slots
 
     def evaluate(agent_state) -> dict:
         # Env resets are keyed for the interface (MetaWorld's and the test envs' resets ignore
@@ -66,13 +80,13 @@ def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50,
         state = v_reset(jax.random.split(rng, slots), task, goal)
 
         def cond(carry):
-            t, _, _, alive, _, _, _ = carry
+            t, _, _, alive, _, _, _, _ = carry
             return (t < horizon) & jnp.any(alive)
 
         def body(carry):
             # active: the protocol's episode goes on (no success, not done yet);
             # alive: the env's episode goes on (not done), for the full-length return.
-            t, state, active, alive, ret, ret_full, success = carry
+            t, state, active, alive, ret, ret_full, success, tape = carry
             action = agent.act(agent_state, state.obs, task, rng, deterministic=True)
             nxt = v_step(state, action)
             hit = nxt.info["success"].astype(bool)
@@ -80,19 +94,33 @@ def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50,
             ret = ret + jnp.where(active, nxt.reward, 0.0)
             ret_full = ret_full + jnp.where(alive, nxt.reward, 0.0)
             success = success | (active & hit)
+            if record:  # the step is part of the episode when the episode was still active
+                tape = _write(tape, t + 1, nxt, active)
             active = active & ~hit & ~done
             alive = alive & ~done
-            return t + 1, nxt, active, alive, ret, ret_full, success
+            return t + 1, nxt, active, alive, ret, ret_full, success, tape
 
         zeros = jnp.zeros((slots,), jnp.float32)
-        carry = (jnp.zeros((), jnp.int32), state, counted, counted, zeros, zeros, jnp.zeros((slots,), bool))
-        _, _, _, _, ret, ret_full, success = lax.while_loop(cond, body, carry)
+        tape = None
+        if record:
+            tape = jax.tree.map(lambda x: jnp.zeros((horizon + 1,) + x[kept].shape, x.dtype), (state, counted))
+            tape = _write(tape, 0, state, counted)
+        carry = (jnp.zeros((), jnp.int32), state, counted, counted, zeros, zeros, jnp.zeros((slots,), bool), tape)
+        _, _, _, _, ret, ret_full, success, tape = lax.while_loop(cond, body, carry)
 
         def per_task(x):  # f[slots] -> f32[N], mean over the counted episodes of each task
             x = x.reshape(n, k_pad)[:, :k_local].astype(jnp.float32)
             return jnp.mean(x, axis=1) if data.size == 1 else data.sum(jnp.sum(x, axis=1)) / k
 
-        return {"success": per_task(success), "return": per_task(ret), "return_full": per_task(ret_full)}
+        out = {"success": per_task(success), "return": per_task(ret), "return_full": per_task(ret_full)}
+        if record:
+            out["recorded"] = {"state": tape[0], "shown": tape[1], "success": success[kept], "return": ret[kept],
+                               "task": task[kept], "goal": goal[kept]}
+        return out
+
+    def _write(tape, t, state, shown):
+        """Row t of the tape: the recorded slots' state and whether it is part of their episode."""
+        return jax.tree.map(lambda buf, x: lax.dynamic_update_index_in_dim(buf, x[kept], t, 0), tape, (state, shown))
 
     return evaluate
 
