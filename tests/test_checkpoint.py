@@ -79,6 +79,39 @@ def test_incompatible_and_corrupt_checkpoints_rejected(tmp_path):
     ck.close()
 
 
+def test_partial_restore_and_weights_only_export(tmp_path):
+    """restore_part reads the actor's parameters alone, exactly, with the same config check
+    as a whole restore; an export round-trips them and refuses a changed byte in one line."""
+    from drats_jax.checkpoint import load_export, save_export  # noqa: PLC0415
+
+    trainer, keys, state = _state()
+    ck = Checkpointer(tmp_path / "ck", keep=1, config=CFG)
+    ck.save(7, state)
+    ck.close()
+    part = {"agent": {"actor_params": jax.eval_shape(jax.vmap(trainer.init), keys).agent.actor_params}}
+    ck = Checkpointer(tmp_path / "ck", keep=1, config=CFG)
+    step, got = ck.restore_part(part)
+    ck.close()
+    assert step == 7 and set(got) == {"agent"} and set(got["agent"]) == {"actor_params"}
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(state.agent.actor_params), strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    ck = Checkpointer(tmp_path / "ck", keep=1, config={"tiny": 2})
+    with pytest.raises(CheckpointError, match="incompatible config"):
+        ck.restore_part(part)
+    ck.close()
+
+    tree = got["agent"]
+    save_export(tmp_path / "exp", tree, {"note": 1}, {"config.json": "{}"})
+    assert sorted(p.name for p in (tmp_path / "exp").iterdir()) == ["config.json", "export.json", "weights"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the temporary folder is gone
+    back = load_export(tmp_path / "exp", part["agent"])
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(tree), strict=True))
+    data = next(f for f in sorted((tmp_path / "exp" / "weights").rglob("*")) if f.is_file() and f.parent.name == "d")
+    data.write_bytes(data.read_bytes()[:-1] + bytes([data.read_bytes()[-1] ^ 1]))
+    with pytest.raises(CheckpointError, match="is corrupt: 1 file"):
+        load_export(tmp_path / "exp", part["agent"])
+
+
 ARGS = ["--tasks", "reach-v3,push-v3", "--train.num-envs", "2", "--total-steps", "4000", "--train.warmup-env-steps", "400",
         "--train.chunk-length", "100", "--train.buffer-capacity", "4000", "--train.sac.hidden-width", "16",
         "--train.sac.hidden-depth", "1", "--train.sac.batch-size", "32", "--train.sampler.interval", "100",

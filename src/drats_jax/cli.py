@@ -193,14 +193,20 @@ def save_config(cfg: RunConfig, folder: pathlib.Path) -> None:
     os.replace(tmp, path)
 
 
-def load_config(folder: pathlib.Path) -> RunConfig:
+def load_config(folder: pathlib.Path, action: str = "resume") -> RunConfig:
+    """The run config saved in ``folder``; UsageError "cannot <action> <folder>: ..." if unreadable."""
     path = folder / CONFIG_FILE
     try:
         return from_dict(RunConfig, json.loads(path.read_text()))
     except FileNotFoundError:
-        raise UsageError(f"cannot resume {folder}: no {CONFIG_FILE} there (not a run folder?)") from None
+        raise UsageError(f"cannot {action} {folder}: no {CONFIG_FILE} there (not a run folder?)") from None
     except (OSError, ValueError, TypeError) as exc:
-        raise UsageError(f"cannot resume {folder}: unreadable {CONFIG_FILE}: {_one_line(exc)}") from None
+        raise UsageError(f"cannot {action} {folder}: unreadable {CONFIG_FILE}: {_one_line(exc)}") from None
+
+
+def fixed_config(cfg: RunConfig) -> dict:
+    """What a run's checkpoints are tied to (their fingerprint): the config but RESUMABLE_CHANGES."""
+    return {k: v for k, v in to_dict(cfg).items() if k not in RESUMABLE_CHANGES}
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -276,16 +282,8 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.t
         default = dataclasses.replace(saved, resume=resume, out=resume, **fresh)
     elif not backend_given(argv):  # shown by --help as it will run
         default = _machine_backend(default)
-    err = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(err):
-            cfg = _tyro_cli(default, argv, prog)
-    except SystemExit as exc:
-        if exc.code in (0, None):
-            raise
-        raise UsageError(_tyro_error(err.getvalue())) from None
-    except ValueError as exc:
-        raise UsageError(_one_line(exc)) from None
+    cfg = run_tyro(RunConfig, argv, prog, "Train multi-task SAC or PPO with a task sampler (DRATS, uniform, LP, SMT) "
+                   "on MetaWorld; evaluate, log and checkpoint.", default)
     cfg = _machine_backend(cfg)  # --backend None
     if saved is not None:
         check_resumable(saved, cfg)
@@ -310,19 +308,30 @@ def _machine_backend(cfg: RunConfig) -> RunConfig:
     return dataclasses.replace(cfg, backend=default_backend())
 
 
-def _tyro_cli(default, argv, prog):
-    kwargs = dict(default=default, args=argv, prog=prog,
-                  description="Train multi-task SAC or PPO with a task sampler (DRATS, uniform, LP, SMT) on "
-                  "MetaWorld; evaluate, log and checkpoint.")
+def run_tyro(cls: type, argv: list[str], prog: str, description: str, default: Any = None) -> Any:
+    """tyro.cli(cls) on argv; its errors (and ValueErrors of the dataclass) as one-line
+    UsageErrors; ``--help`` prints and exits 0."""
+    kwargs = dict(args=argv, prog=prog, description=description)
+    if default is not None:
+        kwargs["default"] = default
+    err = io.StringIO()
     try:
-        return tyro.cli(RunConfig, **kwargs)
-    except SystemError as exc:
-        # CPython < 3.11.8 can raise a spurious "AST constructor recursion depth mismatch"
-        # from ast.parse (gh-106905), which tyro uses to read the options' help comments.
-        # It depends on timing; a second parse succeeds.
-        if "recursion depth mismatch" not in str(exc):
+        with contextlib.redirect_stderr(err):
+            try:
+                return tyro.cli(cls, **kwargs)
+            except SystemError as exc:
+                # CPython < 3.11.8 can raise a spurious "AST constructor recursion depth mismatch"
+                # from ast.parse (gh-106905), which tyro uses to read the options' help comments.
+                # It depends on timing; a second parse succeeds.
+                if "recursion depth mismatch" not in str(exc):
+                    raise
+                return tyro.cli(cls, **kwargs)
+    except SystemExit as exc:
+        if exc.code in (0, None):
             raise
-        return tyro.cli(RunConfig, **kwargs)
+        raise UsageError(_tyro_error(err.getvalue())) from None
+    except ValueError as exc:
+        raise UsageError(_one_line(exc)) from None
 
 
 def check_names(cfg: RunConfig) -> tuple[str, ...]:

@@ -132,8 +132,7 @@ def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
     if not resume:
         processes.collectively("create-out", lambda: cli.create_out_folder(out), primary_only=True)
         processes.check_visible(out)
-    fixed = {k: v for k, v in cli.to_dict(cfg).items() if k not in cli.RESUMABLE_CHANGES}
-    ckpt = checkpoint.Checkpointer(out / "checkpoints", cfg.keep_checkpoints, fixed)
+    ckpt = checkpoint.Checkpointer(out / "checkpoints", cfg.keep_checkpoints, cli.fixed_config(cfg))
     resumed = None
     if resume and ckpt.latest_step() is not None:
         abstract = _abstract_state(trainer, cfg)  # traces, compiles nothing
