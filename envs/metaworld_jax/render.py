@@ -62,9 +62,7 @@ class Renderer:
         scene = self.env.tasks[task].scene
         if scene not in self._scenes:
             model = assets.load_model(scene)  # a private copy of the stock scene
-            if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, self.camera) < 0:
-                names = [model.camera(i).name for i in range(model.ncam)]
-                raise ValueError(f"scene {scene} has no camera {self.camera!r}; its cameras: {', '.join(names)}")
+            _check_camera(model, scene, self.camera)
             # The offscreen buffer must hold the frame (MetaWorld's scenes allow 640x480).
             model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
             model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
@@ -90,6 +88,19 @@ class Renderer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def check_camera(env, camera: str) -> None:
+    """ValueError (one line) unless the first task's scene has ``camera`` (MetaWorld's scenes
+    share their cameras), before anything is rendered."""
+    scene = env.tasks[0].scene
+    _check_camera(assets.load_model(scene), scene, camera)
+
+
+def _check_camera(model: mujoco.MjModel, scene: str, camera: str) -> None:
+    if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera) < 0:
+        names = [model.camera(i).name for i in range(model.ncam)]
+        raise ValueError(f"scene {scene} has no camera {camera!r}; its cameras: {', '.join(names)}")
 
 
 def _one_line(exc: BaseException) -> str:

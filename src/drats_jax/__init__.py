@@ -8,7 +8,9 @@ Modules (one concept each):
     agents.sac      multi-task SAC (networks, losses, update) and its loop (train: make_train)
     loop            the Trainer interface every learner's loop returns; chunk bookkeeping
     driver, train   the Python driver; ``python -m drats_jax.train``
-    evaluate, plot  MetaWorld-protocol evaluation; plots and rliable statistics
+    evaluate        MetaWorld's evaluation protocol; ``python -m drats_jax.evaluate``: evaluate, film
+                    or export a run's checkpoint
+    plot            plots and rliable statistics
 """
 
 __version__ = "0.1.0"
