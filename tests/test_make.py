@@ -4,6 +4,7 @@ working Python 3.12 says in one line how to set MTSAC_PYTHON."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import shutil
@@ -16,7 +17,10 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make
 
 
 def _make(*args, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", *args], cwd=REPO, capture_output=True, text=True, timeout=60, **kwargs)
+    # Under `make test` the outer make's variables would turn this into a sub-make, which prints
+    # "Entering directory" lines a user typing the command never sees.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
+    return subprocess.run(["make", *args], cwd=REPO, capture_output=True, text=True, timeout=60, env=env, **kwargs)
 
 
 def _phony() -> list[str]:

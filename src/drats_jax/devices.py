@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import MutableMapping
+from typing import Mapping, MutableMapping
 
 # The physics backend `--backend` defaults to where JAX sees a GPU. MJX-Warp, because its
 # kernels compile once and are shared by every scene: on this project's CPU, 4 MetaWorld tasks
@@ -55,10 +55,34 @@ def set_gpu_memory(fraction: float | None, environ: MutableMapping[str, str] | N
 
 
 def gpu_visible() -> bool:
-    """Whether JAX's default backend is a GPU. Starts JAX's backend."""
+    """Whether JAX's default backend is a GPU. Starts JAX's backend only where a GPU plugin is
+    installed and JAX_PLATFORMS allows it: parsing a command line on a CPU machine must leave
+    the backend unstarted (jax.distributed.initialize refuses to run after it)."""
+    from jax._src import xla_bridge  # noqa: PLC0415
+
+    if not xla_bridge.backends_are_initialized() and not _gpu_plugin_may_load():
+        return False
     import jax  # noqa: PLC0415
 
     return jax.default_backend() == "gpu"
+
+
+def _gpu_plugin_may_load(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a CUDA or ROCm PJRT plugin is installed and JAX_PLATFORMS does not exclude it."""
+    import importlib.metadata  # noqa: PLC0415
+    import pkgutil  # noqa: PLC0415
+
+    platforms = (os.environ if environ is None else environ).get("JAX_PLATFORMS", "")
+    if platforms and not any(p in platforms.lower() for p in ("cuda", "gpu", "rocm")):
+        return False
+    names = {ep.name for ep in importlib.metadata.entry_points(group="jax_plugins")}
+    try:
+        import jax_plugins  # noqa: PLC0415  (namespace package of PJRT plugins)
+
+        names |= {m.name for m in pkgutil.iter_modules(jax_plugins.__path__)}
+    except ImportError:
+        pass
+    return any("cuda" in n or "rocm" in n for n in names)
 
 
 def _available(backend: str) -> bool:
