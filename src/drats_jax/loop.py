@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from jax.sharding import NamedSharding
 
 from drats_jax import mesh as mesh_lib
+from drats_jax.agents.common import mean
 from drats_jax.allocation import EPISODE_KEYS, make_allocation
 from drats_jax.config import resolve
 from drats_jax.mesh import DataAxis, MeshSpec
@@ -140,8 +141,9 @@ def chunking(total_env_steps: int, num_envs: int, warmup_steps: int, chunk_lengt
 
 
 def learner_means(per_step: dict) -> dict:
-    """Chunk means of the learner's scalar metrics (everything but the episode sums)."""
-    return {k: jnp.mean(v) for k, v in per_step.items() if k not in EPISODE_KEYS}
+    """Chunk means of the learner's scalar metrics (everything but the episode sums), as dot
+    products (:func:`drats_jax.agents.common.mean`: the same whatever the number of seeds)."""
+    return {k: mean(v) for k, v in per_step.items() if k not in EPISODE_KEYS}
 
 
 def health(per_step: dict, params: dict, length: int) -> dict:
