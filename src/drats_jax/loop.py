@@ -125,7 +125,7 @@ def setup(config, env, sampler=None, mesh: MeshSpec | None = None):
         sampler = make_sampler(config.sampler, int(env.num_tasks), total_env_steps=config.total_env_steps)
     alloc = make_allocation(env, sampler, num_envs=sizes.num_envs, task_block=sizes.task_block,
                             window_steps=sizes.window_steps, success_window=config.sampler.success_window,
-                            data=data)
+                            learn_from_start=sizes.warmup_steps == 0, data=data)
     return config, sizes, sampler, alloc, data
 
 

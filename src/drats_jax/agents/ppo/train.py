@@ -134,7 +134,7 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None, mesh: M
         value = agent.value(state.agent, ro.obs, ro.task_id)  # [T, E], the rollout's critic
         next_value = agent.value(state.agent, ro.next_obs, ro.task_id)
         advantage, returns = gae(ro.reward, value, next_value, ro.terminal, ro.truncation, ppo_cfg.gamma,
-                                 ppo_cfg.gae_lambda)
+                                 ppo_cfg.gae_lambda, ppo_cfg.bootstrap_truncation)
         flat = lambda x: x.reshape((chunk_length * e_local,) + x.shape[2:])  # noqa: E731
         batch = Batch(obs=flat(ro.obs), task_id=flat(ro.task_id), action=flat(ro.action),
                       log_prob=flat(ro.log_prob), advantage=flat(advantage), returns=flat(returns))
