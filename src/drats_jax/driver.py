@@ -349,8 +349,13 @@ def main(argv: list[str] | None = None) -> int:
     print0(f"{cfg.tasks}: N={trainer.num_tasks} tasks, E={trainer.num_envs} slots, {cfg.seeds} seed(s), "
            f"{trainer.total_env_steps:,} env steps per seed ({trainer.num_chunks} chunks), "
            f"sampler={cfg.train.sampler.name}, out={prepared.out}")
+    s = cfg.train.sampler
     print0(f"warm-up {trainer.warmup_steps * trainer.num_envs:,} env steps; sampler window "
-           f"{trainer.window_steps:,} vector steps x {trainer.num_envs} slots = {trainer.window_env_steps:,} env steps")
+           f"{trainer.window_steps:,} vector steps x {trainer.num_envs} slots = {trainer.window_env_steps:,} env steps"
+           + (f"; eta {s.eta:g}, alpha {s.resolved_alpha():.4g}, floor eps {s.resolved_eps(trainer.num_tasks):.4g}"
+              if s.name in ("drats", "learning_progress") else ""))
+    if (warning := cli.window_warning(cfg.train, trainer.num_tasks, int(prepared.env.episode_length))) is not None:
+        print0(f"drats_jax.train: warning: {warning}", file=sys.stderr)
     try:
         summary = train_and_evaluate(prepared)
     except Diverged as exc:
