@@ -151,7 +151,7 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None, mesh: M
     return loop.Trainer(config=config, env=env, agent=agent, sampler=sampler, num_envs=e, num_tasks=n,
                         warmup_steps=sizes.warmup_steps, window_steps=sizes.window_steps, chunk_length=chunk_length,
                         num_chunks=num_chunks, init=init, warmup=warmup, run_chunk=run_chunk, train=train,
-                        mesh=mesh, state_specs=state_specs)
+                        mesh=mesh, state_specs=state_specs, donate_chunk=False)
 
 
 def state_specs(replicated, per_device) -> TrainState:
