@@ -6,13 +6,15 @@ for long work:
 
 - Saving comes first at every chunk boundary; a due evaluation runs after it (the resumed run
   runs an evaluation that a kill interrupted, :func:`missing_evaluation`).
-- A chunk is dispatched asynchronously and waited for by polling, so a signal is seen while
-  the chunk runs. When the learner's chunk does not donate its input state (PPO, whose chunk
-  is a whole rollout plus its epochs and whose state is small) and the run is one process,
-  the state the chunk started from is saved at once and the chunk is abandoned: the resumed
-  run redoes it exactly. Otherwise (SAC, whose chunk donates the replay ring; multi-process
-  runs, whose processes must save the same step) the stop waits for the chunk's end, which
-  ``chunk_length`` bounds.
+- The warm-up and every chunk run on a worker thread while the main thread polls, so a signal
+  is handled while they run (and while they compile): with host callbacks (the C MuJoCo
+  backend) a jitted call returns only when its computation has finished, which would hold
+  Python's signal handlers for a whole chunk. When the learner's chunk does not donate its
+  input state (PPO, whose chunk is a whole rollout plus its epochs and whose state is small)
+  and the run is one process, the state the chunk started from is saved at once and the chunk
+  is abandoned: the resumed run redoes it exactly. Otherwise (SAC, whose chunk donates the
+  replay ring; multi-process runs, whose processes must save the same step) the stop waits for
+  the chunk's end, which ``chunk_length`` bounds.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import jax
@@ -36,15 +39,15 @@ def due(env_steps: int, per_chunk: int, interval: int) -> bool:
     return interval > 0 and env_steps // interval > (env_steps - per_chunk) // interval
 
 
-def wait(outputs: Any, stop: StopRequest, may_abandon: bool) -> bool:
-    """Waits for a dispatched jitted call's ``outputs``; False when a stop request came first and
-    ``may_abandon`` (the caller then saves the state the call started from)."""
-    leaves = [x for x in jax.tree.leaves(outputs) if isinstance(x, jax.Array)]
+def call(worker: ThreadPoolExecutor, fn: Callable, arg: Any, stop: StopRequest, may_abandon: bool):
+    """fn(arg) (a jitted call) computed on ``worker`` while this thread polls; its outputs, or
+    None when a stop request came first and ``may_abandon`` (the caller then saves ``arg``)."""
+    future = worker.submit(lambda: jax.block_until_ready(fn(arg)))
     while True:
         if may_abandon and stop.requested:
-            return False
-        if all(x.is_ready() for x in leaves):
-            return True
+            return None
+        if future.done():
+            return future.result()
         time.sleep(POLL_S)
 
 
@@ -66,6 +69,17 @@ def run_chunks(p: Any, logger: Any, stop: StopRequest, log: Callable[[str], None
     """Warm-up (unless resumed), then chunks until the end or a stop request. Returns (env steps
     per seed reached, whether a running chunk was abandoned: the process should exit without
     waiting for it)."""
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drats-chunk")
+    abandoned = False
+    try:
+        env_steps, abandoned = _run(p, logger, stop, log, evaluate, keys, worker)
+    finally:
+        worker.shutdown(wait=not abandoned)
+    return env_steps, abandoned
+
+
+def _run(p, logger, stop, log, evaluate, keys, worker) -> tuple[int, bool]:
+    """run_chunks' loop (its worker thread made and shut down around it)."""
     from drats_jax import evaluate as evaluation  # noqa: PLC0415
     from drats_jax import processes  # noqa: PLC0415
     from drats_jax.logger import per_seed_rows  # noqa: PLC0415
@@ -96,8 +110,8 @@ def run_chunks(p: Any, logger: Any, stop: StopRequest, log: Callable[[str], None
         state = p.resumed[1] if trainer.mesh is not None else jax.device_put(p.resumed[1])
         log(f"resumed {p.out} at {p.resumed[0]:,} env steps per seed")
     else:
-        state, _ = warmup(init(keys))
-        if not wait(state, stop, False) or stop.requested:
+        state, _ = call(worker, warmup, init(keys), stop, False)
+        if stop.requested:
             save(trainer.warmup_steps * e, state)
             return trainer.warmup_steps * e, False
     done = (int(processes.fetch(state.step).reshape(-1)[0]) - trainer.warmup_steps) // trainer.chunk_length
@@ -112,14 +126,12 @@ def run_chunks(p: Any, logger: Any, stop: StopRequest, log: Callable[[str], None
             run_evaluation(state, env_steps, bar)  # the run that saved this checkpoint was stopped before it
         for i in range(done, trainer.num_chunks):
             chunk_start, start_state = env_steps, state
-            state, metrics = chunk(start_state)
-            if test_signal is not None and test_signal.endswith(":mid") and chunk_start >= int(test_signal.split(":")[1]):
-                os.kill(os.getpid(), getattr(signal, test_signal.split(":")[0]))
-                test_signal = None
-            if not wait((state, metrics), stop, may_abandon):
+            test_signal = _test_signal(test_signal, chunk_start, mid=True)
+            outputs = call(worker, chunk, start_state, stop, may_abandon)
+            if outputs is None:
                 save(chunk_start, host_copy(start_state))
                 return chunk_start, True
-            del start_state
+            (state, metrics), start_state = outputs, None
             m = processes.fetch(metrics)  # the same on every process (a collective)
             env_steps = int(np.asarray(m["env_steps"]).reshape(-1)[0])
             bad = first_nonfinite(m.pop("health"), chunk_start, e)
@@ -129,10 +141,7 @@ def run_chunks(p: Any, logger: Any, stop: StopRequest, log: Callable[[str], None
                         else "no checkpoint had been written")
                 raise Diverged(f"{bad}; stopped without saving, {kept}")
             logger.log("train", env_steps, per_seed_rows(_train_metrics(m), names))
-            if test_signal is not None and not test_signal.endswith(":mid") and \
-                    env_steps >= int(test_signal.split(":")[1]):
-                os.kill(os.getpid(), getattr(signal, test_signal.split(":")[0]))
-                test_signal = None
+            test_signal = _test_signal(test_signal, env_steps, mid=False)
             last = i == trainer.num_chunks - 1
             if last or stop.requested or due(env_steps, per_chunk, cfg.checkpoint_interval):
                 save(env_steps, state)
@@ -143,6 +152,15 @@ def run_chunks(p: Any, logger: Any, stop: StopRequest, log: Callable[[str], None
                 return env_steps, False
     stop.requested = None  # the run ended anyway
     return env_steps, False
+
+
+def _test_signal(spec: str | None, env_steps: int, mid: bool) -> str | None:
+    """Sends DRATS_JAX_TEST_SIGNAL_AT's signal once its point is reached; returns what is
+    still pending (None once sent)."""
+    if spec is None or spec.endswith(":mid") != mid or env_steps < int(spec.split(":")[1]):
+        return spec
+    os.kill(os.getpid(), getattr(signal, spec.split(":")[0]))
+    return None
 
 
 def _train_metrics(m: dict) -> dict:
