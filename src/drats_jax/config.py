@@ -82,9 +82,7 @@ class SACConfig:
         _in_unit("sac.gamma", self.gamma, high_open=True)
         _in_unit("sac.tau", self.tau, low_open=True)
         if not self.log_std_min < self.log_std_max:
-            raise ValueError(
-                f"sac.log_std_min ({self.log_std_min}) must be < sac.log_std_max ({self.log_std_max})"
-            )
+            raise ValueError(f"sac.log_std_min ({self.log_std_min}) must be < sac.log_std_max ({self.log_std_max})")
 
 
 @dataclass(frozen=True)
@@ -131,9 +129,7 @@ class SamplerConfig:
         if self.name not in SAMPLER_NAMES:
             raise ValueError(f"sampler.name must be one of {SAMPLER_NAMES}, got {self.name!r}")
         if self.return_target not in RETURN_TARGETS:
-            raise ValueError(
-                f"sampler.return_target must be one of {RETURN_TARGETS}, got {self.return_target!r}"
-            )
+            raise ValueError(f"sampler.return_target must be one of {RETURN_TARGETS}, got {self.return_target!r}")
         _positive("sampler.eta", self.eta)
         _positive("sampler.lr", self.lr)
         if self.alpha is not None:
@@ -158,10 +154,8 @@ class SamplerConfig:
         if self.smt_min_prob is not None:
             _in_unit("sampler.smt_min_prob", self.smt_min_prob)
         if not self.smt_low_threshold <= self.smt_high_threshold:
-            raise ValueError(
-                f"sampler.smt_low_threshold ({self.smt_low_threshold}) must be <= "
-                f"sampler.smt_high_threshold ({self.smt_high_threshold})"
-            )
+            raise ValueError(f"sampler.smt_low_threshold ({self.smt_low_threshold}) must be <= "
+                             f"sampler.smt_high_threshold ({self.smt_high_threshold})")
         if self.smt_task_budget is not None:
             _positive("sampler.smt_task_budget", self.smt_task_budget)
         _in_unit("sampler.smt_stage1_fraction", self.smt_stage1_fraction)
@@ -181,9 +175,7 @@ class SamplerConfig:
         return 1.0 / (4 * num_tasks) if self.smt_min_prob is None else float(self.smt_min_prob)
 
     def resolved_num_active(self, num_tasks: int) -> int:
-        if self.smt_num_active is None:
-            return max(1, min(8, num_tasks // 2))
-        return int(self.smt_num_active)
+        return max(1, min(8, num_tasks // 2)) if self.smt_num_active is None else int(self.smt_num_active)
 
 
 @dataclass(frozen=True)
@@ -292,19 +284,15 @@ class TrainConfig:
         if self.algo not in ALGOS:
             raise ValueError(f"algo must be one of {ALGOS}, got {self.algo!r}")
         if self.buffer_sampling not in BUFFER_SAMPLING:
-            raise ValueError(
-                f"buffer_sampling must be one of {BUFFER_SAMPLING}, got {self.buffer_sampling!r}"
-            )
+            raise ValueError(f"buffer_sampling must be one of {BUFFER_SAMPLING}, got {self.buffer_sampling!r}")
         if self.algo == "sac" and self.buffer_capacity < self.sac.batch_size:
             raise ValueError(
                 f"buffer_capacity ({self.buffer_capacity}) is smaller than one batch "
                 f"(sac.batch_size={self.sac.batch_size})"
             )
         if self.warmup_env_steps is not None and self.warmup_env_steps >= self.total_env_steps:
-            raise ValueError(
-                f"warmup_env_steps ({self.warmup_env_steps}) must be < total_env_steps "
-                f"({self.total_env_steps})"
-            )
+            raise ValueError(f"warmup_env_steps ({self.warmup_env_steps}) must be < total_env_steps "
+                             f"({self.total_env_steps})")
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
