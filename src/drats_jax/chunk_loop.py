@@ -4,8 +4,9 @@ Preemption (SIGTERM/SIGINT, :class:`drats_jax.safety.StopRequest`) must end with
 checkpoint within a cluster's grace period (often 30 s), so the loop never makes a stop wait
 for long work:
 
-- Saving comes first at every chunk boundary; a due evaluation runs after it (the resumed run
-  runs an evaluation that a kill interrupted, :func:`missing_evaluation`).
+- Saving comes first at every chunk boundary; a due evaluation runs after it, and a stop
+  request drops it (in a one-process run): the resumed run runs an evaluation that its
+  checkpoint's step lacks (:func:`missing_evaluation`), whether a stop or a kill took it.
 - The warm-up and every chunk run on a worker thread while the main thread polls, so a signal
   is handled while they run (and while they compile): with host callbacks (the C MuJoCo
   backend) a jitted call returns only when its computation has finished, which would hold
@@ -99,11 +100,17 @@ def _run(p, logger, stop, log, evaluate, keys, worker) -> tuple[int, bool]:
             log(f"checkpoint at {env_steps:,} env steps saved {time.monotonic() - stop.at:.1f} s after "
                 f"{stop.requested}")
 
-    def run_evaluation(state, env_steps: int, bar) -> None:
-        result = processes.fetch(evaluate(state.agent))
+    def run_evaluation(state, env_steps: int, bar) -> bool:
+        """Evaluates and logs; False (nothing logged) when a stop request came first in a
+        one-process run: the checkpoint is saved and the resumed run evaluates instead."""
+        result = call(worker, evaluate, state.agent, stop, processes.process_count() == 1)
+        if result is None:
+            return False
+        result = processes.fetch(result)
         summary = evaluation.summarize(result, scale)
         logger.log("eval", env_steps, per_seed_rows({**summary, **result}, names))
         bar.set_eval(float(np.mean(summary["mean_success"])), float(np.mean(summary["worst_success"])))
+        return True
 
     if p.resumed is not None:
         # On a mesh it was restored sharded in place (device_put of arrays spanning other processes fails).
@@ -122,8 +129,8 @@ def _run(p, logger, stop, log, evaluate, keys, worker) -> tuple[int, bool]:
     test_signal = os.environ.get("DRATS_JAX_TEST_SIGNAL_AT")
     with ProgressBar(trainer.total_env_steps, env_steps, enabled=cfg.progress and processes.is_primary()) as bar:
         if done > 0 and (done == trainer.num_chunks or due(env_steps, per_chunk, cfg.eval_interval)) and \
-                missing_evaluation(p.out, env_steps):
-            run_evaluation(state, env_steps, bar)  # the run that saved this checkpoint was stopped before it
+                missing_evaluation(p.out, env_steps) and not run_evaluation(state, env_steps, bar):
+            return env_steps, True  # (the run that saved this checkpoint was stopped before it)
         for i in range(done, trainer.num_chunks):
             chunk_start, start_state = env_steps, state
             test_signal = _test_signal(test_signal, chunk_start, mid=True)
@@ -145,8 +152,9 @@ def _run(p, logger, stop, log, evaluate, keys, worker) -> tuple[int, bool]:
             last = i == trainer.num_chunks - 1
             if last or stop.requested or due(env_steps, per_chunk, cfg.checkpoint_interval):
                 save(env_steps, state)
-            if last or due(env_steps, per_chunk, cfg.eval_interval):  # after the save: a stop never waits for it
-                run_evaluation(state, env_steps, bar)
+            # After the save, and dropped when a stop comes (the resumed run evaluates): a stop never waits for it.
+            if (last or due(env_steps, per_chunk, cfg.eval_interval)) and not run_evaluation(state, env_steps, bar):
+                return env_steps, True
             bar.update(env_steps, np.asarray(m["success_rate"]), np.asarray(m["q"]))
             if stop.requested and not last:
                 return env_steps, False
