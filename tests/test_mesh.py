@@ -171,3 +171,18 @@ def test_seed_sharded_metaworld_cli_run_is_the_one_device_run(tmp_path):
     assert {r["seed"] for r in one["eval"]} == {0, 1, 2, 3}
     assert any(r["q/reach-v3"] != 0.5 for r in one["train"]), "the sampler window never ended"
     assert one == mesh
+
+
+def test_seed_sharded_metaworld_ppo_cli_run_is_the_one_device_run(tmp_path):
+    """The same for PPO with the drats-paper presets' update rules (3 rollouts of 500 vector steps,
+    2 epochs x 2 minibatches, minibatch advantages, GAE cut at inner truncations, KL stop at 1.5 x
+    keeping the step): bit for bit."""
+    ppo = ["--algo", "ppo", "--train.warmup-env-steps", "0", "--total-steps", "6000", "--train.ppo.hidden-width", "64",
+           "--train.ppo.num-epochs", "2", "--train.ppo.num-minibatches", "2", "--train.ppo.advantage-norm",
+           "per_task_minibatch", "--train.ppo.bootstrap-truncation", "rollout_end", "--train.ppo.kl-stop-factor", "1.5",
+           "--train.ppo.kl-stop-keeps-step", "--train.ppo.value-coef", "0.001"]
+    one = _cli_run(tmp_path / "one", 1, ppo)
+    mesh = _cli_run(tmp_path / "mesh", 2, [*ppo, "--mesh", "seed=2,data=1"])
+    assert len(one["train"]) == 4 * 3 and all(r["grad_steps"] > 0 for r in one["train"])
+    assert any(r["q/reach-v3"] != 0.5 for r in one["train"]), "the sampler window never ended"
+    assert one == mesh
