@@ -108,12 +108,43 @@ def test_presets_give_the_papers_settings_and_flags_override_them(capsys, tmp_pa
         "mt10", 2, "ppo", None, 100_000_000, 2_000_000)
     p = t.ppo
     assert (p.hidden_width, p.hidden_depth, p.multi_head, p.lr, p.clip_eps, p.gae_lambda, p.gamma, p.num_epochs,
-            p.num_minibatches, p.target_kl, p.entropy_coef, p.advantage_norm) == (
-        400, 3, True, 5e-4, 0.2, 0.97, 0.99, 16, 32, 0.05, 0.01, "per_task")
+            p.num_minibatches, p.target_kl, p.entropy_coef) == (400, 3, True, 5e-4, 0.2, 0.97, 0.99, 16, 32, 0.05, 0.01)
+    # The authors' PPO rules (docs/drats.md), not the textbook defaults.
+    assert (p.kl_stop_factor, p.kl_stop_keeps_step, p.advantage_norm, p.bootstrap_truncation, p.value_coef) == (
+        1.5, True, "per_task_minibatch", "rollout_end", 0.001)
     assert (t.sampler.name, t.sampler.eta, t.sampler.resolved_alpha(), t.sampler.resolved_eps(10),
-            t.sampler.resolved_interval(10)) == ("drats", 8.0, 0.0625, 0.025, 100_000)
+            t.sampler.resolved_interval(10), t.sampler.lp_solved) == ("drats", 8.0, 0.0625, 0.025, 100_000, "pin")
     mt50 = cli.parse_args(["--preset", "drats-paper-mt50", "--train.ppo.num-epochs", "8"]).train
     assert mt50.ppo.entropy_coef == 0.03 and mt50.ppo.num_epochs == 8 and mt50.sampler.resolved_eps(50) == 0.005
+    # The paper's MT50 + MOORE setting is eta 3 with the same lr 0.5: alpha = lr / eta follows eta.
+    eta3 = cli.parse_args(["--preset", "drats-paper-mt50", "--train.sampler.eta", "3"]).train.sampler
+    assert eta3.resolved_alpha() == 0.5 / 3
+    assert cli.parse_args(["--preset", "drats-paper-mt50", "--train.sampler.eta", "3", "--train.sampler.alpha",
+                           "0.1"]).train.sampler.resolved_alpha() == 0.1  # given explicitly: kept
+    assert "must be <= 1" in _error(["--train.sampler.eta", "0.25", "--out", str(tmp_path / "r")], capsys)
     assert "unknown preset 'paper'" in _error(["--preset", "paper", "--out", str(tmp_path / "r")], capsys)
     assert cli.parse_args(["--algo", "ppo"]).train.algo == "ppo"
     assert "algo must be one of" in _error(["--algo", "dqn", "--out", str(tmp_path / "r")], capsys)
+
+
+class _Suite:
+    """What config.resolve reads of an env: N tasks of 500-step episodes (no physics loaded)."""
+
+    def __init__(self, n):
+        self.num_tasks, self.observation_size, self.action_size, self.episode_length, self.num_goals = n, 39, 4, 500, 50
+
+
+@pytest.mark.parametrize("n, warmup, window", [(10, 10_000, 50_000), (50, 50_000, 250_000), (1, 1_000, 5_000)])
+def test_cli_window_and_warmup_scale_with_the_number_of_tasks(n, warmup, window):
+    """The CPU default's window (5,000 env steps per task) and warm-up (1,000 per task) are resolved
+    for N when the run starts (saved so in config.json): a task at the floor 1/(4N) gets 2.5
+    episodes per window on any suite, not 0.5 on MT50 as with a fixed 50,000."""
+    from drats_jax.config import resolve  # noqa: PLC0415
+
+    resolved, _ = resolve(cli.parse_args([]).train, _Suite(n))
+    assert (resolved.warmup_env_steps, resolved.sampler.interval) == (warmup, window)
+    assert cli.window_warning(resolved, n, 500) is None
+    fixed, _ = resolve(cli.parse_args(["--train.sampler.interval", "50000"]).train, _Suite(50))
+    assert "0.5 episodes per window (< 2)" in cli.window_warning(fixed, 50, 500)
+    ppo, _ = resolve(cli.parse_args(["--algo", "ppo"]).train, _Suite(n))
+    assert ppo.warmup_env_steps == 0  # PPO learns from its first rollout

@@ -142,3 +142,47 @@ def test_evaluation_split_over_devices_equals_one_device():
     r = _check("evaluation_split")
     assert r["return_mean"] > 0, r  # the episodes really ran
     assert r["success"] == 0 and r["return"] < 1e-3 and r["return_full"] < 1e-3, r
+
+
+def _cli_run(out: pathlib.Path, devices: int, extra: list[str]) -> dict:
+    """``python -m drats_jax.train`` in a subprocess with ``devices`` forced host CPU devices;
+    returns the run's train and eval rows."""
+    from drats_jax.logger import read_rows  # noqa: PLC0415
+
+    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+               PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO / "envs"), os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", "drats_jax.train", "--tasks", "reach-v3,push-v3", "--seeds", "4",
+           "--train.num-envs", "4", "--train.warmup-env-steps", "400", "--total-steps", "6400",
+           "--train.chunk-length", "500", "--train.sampler.interval", "2000", "--eval-episodes", "2",
+           "--eval-interval", "0", "--checkpoint-interval", "0", "--no-progress", "--out", str(out), *extra]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {name: read_rows(out / f"{name}.jsonl") for name in ("train", "eval")}
+
+
+def test_seed_sharded_metaworld_cli_run_is_the_one_device_run(tmp_path):
+    """The CLI on MetaWorld's C backend, 4 seeds, 1,500 SAC gradient steps, sampler windows of
+    500 vector steps (q moves at the second, the first holding no learner episode): the run split
+    with --mesh seed=2,data=1 over 2 forced devices logs exactly the rows of the one-device run
+    (every loss, per-task return, q and evaluation result of every seed, bit for bit)."""
+    one = _cli_run(tmp_path / "one", 1, [])
+    mesh = _cli_run(tmp_path / "mesh", 2, ["--mesh", "seed=2,data=1"])
+    assert len(one["train"]) == len(mesh["train"]) == 4 * 3 and len(one["eval"]) == len(mesh["eval"]) == 4
+    assert {r["seed"] for r in one["eval"]} == {0, 1, 2, 3}
+    assert any(r["q/reach-v3"] != 0.5 for r in one["train"]), "the sampler window never ended"
+    assert one == mesh
+
+
+def test_seed_sharded_metaworld_ppo_cli_run_is_the_one_device_run(tmp_path):
+    """The same for PPO with the drats-paper presets' update rules (3 rollouts of 500 vector steps,
+    2 epochs x 2 minibatches, minibatch advantages, GAE cut at inner truncations, KL stop at 1.5 x
+    keeping the step): bit for bit."""
+    ppo = ["--algo", "ppo", "--train.warmup-env-steps", "0", "--total-steps", "6000", "--train.ppo.hidden-width", "64",
+           "--train.ppo.num-epochs", "2", "--train.ppo.num-minibatches", "2", "--train.ppo.advantage-norm",
+           "per_task_minibatch", "--train.ppo.bootstrap-truncation", "rollout_end", "--train.ppo.kl-stop-factor", "1.5",
+           "--train.ppo.kl-stop-keeps-step", "--train.ppo.value-coef", "0.001"]
+    one = _cli_run(tmp_path / "one", 1, ppo)
+    mesh = _cli_run(tmp_path / "mesh", 2, [*ppo, "--mesh", "seed=2,data=1"])
+    assert len(one["train"]) == 4 * 3 and all(r["grad_steps"] > 0 for r in one["train"])
+    assert any(r["q/reach-v3"] != 0.5 for r in one["train"]), "the sampler window never ended"
+    assert one == mesh

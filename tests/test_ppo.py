@@ -4,6 +4,7 @@ SIGKILLed CLI run resumed to exactly the uninterrupted run's logs."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import signal
@@ -261,6 +262,25 @@ def test_sigkill_and_resume_equals_uninterrupted_run(tmp_path):
     assert all(r["grad_steps"] > 0 and "approx_kl" in r for r in a["train"])
     for name in ("train.jsonl", "eval.jsonl", "train.csv", "eval.csv"):
         assert (ref / name).read_bytes() == (run / name).read_bytes(), name
+
+    # SIGTERM while the rollout that starts at 1,000 env steps runs: the state it started from is
+    # saved at once (no wait for the rollout and its epochs), the process exits 0 without waiting
+    # for the abandoned chunk, and the resumed run ends exactly as the uninterrupted one.
+    term = tmp_path / "term"
+    stopped = subprocess.run(_cli(*ARGS, "--out", str(term)), cwd=REPO, capture_output=True, text=True,
+                             env=dict(env, DRATS_JAX_TEST_SIGNAL_AT="SIGTERM:1000:mid"), timeout=240)
+    assert stopped.returncode == 0, stopped.stderr[-2000:]
+    assert "checkpoint at 1,000 env steps saved" in stopped.stdout, stopped.stdout[-2000:]
+    assert "stopped by SIGTERM at 1,000 env steps" in stopped.stdout
+    assert (term / "checkpoints" / "1000").is_dir() and not (term / "checkpoints" / "2000").exists()
+    # As if a kill had come during the evaluation that follows a checkpoint (saving comes first):
+    # the resumed run evaluates at 1,000 before it goes on.
+    evals = read_rows(term / "eval.jsonl")
+    (term / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in evals if r["env_steps"] != 1000))
+    resumed = subprocess.run(_cli("--resume", str(term), "--no-progress"), cwd=REPO, env=env, capture_output=True,
+                             text=True, timeout=240)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert {s: read_rows(term / f"{s}.jsonl") for s in ("train", "eval")} == a
 
 
 if __name__ == "__main__":

@@ -69,14 +69,6 @@ def test_floor_respected_on_random_inputs_and_under_vmap():
     np.testing.assert_allclose(qi[free] / qi[free].sum(), zi[free] / zi[free].sum(), rtol=1e-4)
 
 
-def test_floor_pinned_entries():
-    q = project_floor(jnp.array([0.7, 0.2, 0.1]), 0.1, fixed=jnp.array([True, False, False]))
-    np.testing.assert_allclose(q, [0.1, 0.6, 0.3], rtol=1e-6)
-
-
-# ---------------------------------------------------------------- mirror step
-
-
 def test_mirror_step_alpha_zero_leaves_q_unchanged():
     q = jnp.array([0.5, 0.3, 0.15, 0.05])
     out = mirror_step(q, jnp.array([1.0, 0.0, 2.0, -1.0]), eta=8.0, alpha=0.0, eps=0.05)
@@ -170,28 +162,62 @@ def test_uniform_stays_uniform():
     np.testing.assert_array_equal(sampler.probabilities(state), np.full(5, 0.2, np.float32))
 
 
-def test_learning_progress_pins_solved_tasks_at_eps():
-    eps = 0.05
-    sampler = make_sampler(SamplerConfig(name="learning_progress", eps=eps), 4)
-    # Task 0 progresses the most but is solved (success 1.0 > 0.9): pinned at eps.
-    st = _stats_with([3000.0, 500.0, 200.0, 100.0], prev=[1000.0, 400.0, 200.0, 100.0], success=[1.0, 0.2, 0, 0])
-    state, _ = sampler.update(sampler.init(), st)
-    q = np.asarray(sampler.probabilities(state))
-    np.testing.assert_allclose(q[0], eps, rtol=1e-6)
-    assert q[1] > q[2] and np.isclose(q[2], q[3]) and q.min() >= eps - 1e-7
-    np.testing.assert_allclose(q.sum(), 1.0, rtol=1e-6)
-    # Without the solved rule the same scores would favour task 0 most.
-    st2 = st.replace(success_ring=jnp.zeros_like(st.success_ring))
-    q2 = np.asarray(sampler.update(sampler.init(), st2)[0].q)
-    assert q2.argmax() == 0
+# Learning Progress, hand-worked: N = 4, eps 0.05, eta 8, lr 0.5 (alpha 1/16). Window means
+# [3000, 500, 200, 100] after [1000, 400, 200, 100]: |change| [2000, 100, 0, 0], scores
+# s = |change| / 2000.01. From uniform q, the mirror step is q' ∝ exp(alpha eta s) = exp(0.5 s):
+# [0.35274, 0.21936, 0.21395, 0.21395]. Task 0 (success 1.0 over its 50 episodes) is solved.
+_LP_STEPPED = [0.3527398, 0.21936413, 0.21394804, 0.21394804]
 
 
-def test_learning_progress_zero_scores_fall_back_to_uniform():
-    sampler = make_sampler(SamplerConfig(name="learning_progress"), 4)
-    state = learning_progress.ProbState(q=jnp.array([0.7, 0.1, 0.1, 0.1]))
-    st = _stats_with([5.0, 5.0, 5.0, 5.0], prev=[5.0, 5.0, 5.0, 5.0])
-    state, _ = sampler.update(state, st)
-    np.testing.assert_allclose(state.q, 0.25, rtol=1e-6)
+def _lp_case(rule: str, success=(1.0, 0.2, 0.0, 0.0)):
+    sampler = make_sampler(SamplerConfig(name="learning_progress", eps=0.05, lp_solved=rule), 4)
+    st = _stats_with([3000.0, 500.0, 200.0, 100.0], prev=[1000.0, 400.0, 200.0, 100.0], success=list(success))
+    return np.asarray(sampler.update(sampler.init(), st)[0].q)
+
+
+def test_learning_progress_project_rule_is_the_authors_sampler_module():
+    # Solved task set to eps, the rest kept: z = [0.05, 0.21936, 0.21395, 0.21395] (sum 0.69726),
+    # projected: every entry is above eps, so q = z / 0.69726: the solved task ends above eps.
+    q = _lp_case("project")
+    np.testing.assert_allclose(q, [0.07170924, 0.31460871, 0.30684103, 0.30684103], rtol=1e-5)
+    # Not solved: the plain step.
+    np.testing.assert_allclose(_lp_case("project", success=(0.0, 0.2, 0.0, 0.0)), _LP_STEPPED, rtol=1e-5)
+
+
+def test_learning_progress_pin_rule_is_the_authors_metaworld_trainer():
+    # Solved task set to 0, projected: it is held at exactly eps and the others share 0.95.
+    q = _lp_case("pin")
+    np.testing.assert_allclose(q, [0.05, 0.32196622, 0.31401689, 0.31401689], rtol=1e-5)
+
+
+def test_learning_progress_mt10_example_of_the_two_rules():
+    """MT10, eps 0.025, nine tasks solved and the one unsolved holding q' = 0.2958 after the
+    step: pinned, the nine get 0.025 and it 0.775; projected (the authors' module), the nine
+    get 0.025 / (9 x 0.025 + 0.2958) = 0.048 and it 0.568."""
+    n, eps = 10, 0.025
+    q = jnp.full((n,), (1 - 0.2958) / 9).at[9].set(0.2958)
+    st = _stats_with([100.0] * n, prev=[100.0] * n, success=[1.0] * 9 + [0.0])
+    for rule, solved, unsolved in (("project", 0.025 / (0.225 + 0.2958), 0.2958 / 0.5208), ("pin", eps, 0.775)):
+        # alpha 0: the step leaves q as it is (q' = q)
+        out = learning_progress.update(learning_progress.ProbState(q=q), st, eta=8.0, alpha=0.0, eps=eps,
+                                       solved_rule=rule)[0].q
+        np.testing.assert_allclose(out[:9], solved, rtol=1e-4)
+        np.testing.assert_allclose(out[9], unsolved, rtol=1e-4)
+
+
+def test_learning_progress_solved_needs_a_full_success_window():
+    """1 success in 1 episode is no "solved" task: the authors count a rate once the task has 50
+    episodes; success_full_window=False counts it from the first episode."""
+    st = _stats_with([3000.0, 500.0, 200.0, 100.0], prev=[1000.0, 400.0, 200.0, 100.0])
+    st = st.replace(success_ring=st.success_ring.at[0, 0].set(True), success_filled=jnp.array([1, 0, 0, 0]))
+    for full, expected in ((True, _LP_STEPPED), (False, [0.07170924, 0.31460871, 0.30684103, 0.30684103])):
+        sampler = make_sampler(SamplerConfig(name="learning_progress", eps=0.05, success_full_window=full), 4)
+        np.testing.assert_allclose(sampler.update(sampler.init(), st)[0].q, expected, rtol=1e-5)
+
+
+def test_learning_progress_every_task_solved_is_uniform():
+    for rule in ("project", "pin"):
+        np.testing.assert_allclose(_lp_case(rule, success=(1.0, 1.0, 1.0, 1.0)), 0.25, rtol=1e-6)
 
 
 def _smt(**kw):
@@ -227,6 +253,40 @@ def test_smt_budget_spent_below_low_threshold_is_unsolvable_and_stage2():
     assert bool(state.stage2)
     np.testing.assert_array_equal(state.active, [True, False, False, False])
     np.testing.assert_allclose(state.q, [0.8, 0.2 / 3, 0.2 / 3, 0.2 / 3], rtol=1e-5)
+
+
+def test_smt_on_mt50_is_not_uniform_and_follows_its_stages():
+    """The floor used to be 0.025 capped at 1/N = 0.02 on MT50: every task at 1/N, uniform for the
+    whole run. Now 1/(4N) = 0.005: K = 8 active tasks share 0.8, the 42 others 0.2, which the
+    floor lifts to 0.005 each (0.2 / 42 < 0.005), the active ones keeping (1 - 0.21) / 8."""
+    n = 50
+    sampler = make_sampler(SamplerConfig(name="smt"), n, total_env_steps=1_000_000)
+    state = sampler.init()
+    active = np.arange(n) < 8
+    np.testing.assert_allclose(state.q, np.where(active, 0.79 / 8, 0.005), rtol=1e-5)
+    # Stage 1: task 0 solved (4000 > 3500) leaves; the lowest-return pool task (49) enters.
+    ret = np.full(n, 1000.0)
+    ret[0], ret[49] = 4000.0, 10.0
+    state, _ = sampler.update(state, _stats_with(list(ret), env_steps=[1000] * n))
+    assert not state.active[0] and state.active[49] and int(np.sum(state.active)) == 8
+    # Task 1 spends its budget (stage 1 = 850k env steps, 17k per task) below 2000: unsolvable.
+    steps = np.full(n, 1000)
+    steps[1] = 20_000
+    state, _ = sampler.update(state, _stats_with(list(ret), env_steps=list(steps)))
+    assert bool(state.unsolvable[1]) and not state.active[1]
+    # Stage 2 (85% of the 1M budget spent, by the inactive tasks: the active ones keep their
+    # budgets): the active set becomes the unsolvable set, {1}.
+    steps = np.where(np.asarray(state.active), 1000, 20_100)
+    state, _ = sampler.update(state, _stats_with(list(ret), env_steps=list(steps)))
+    assert bool(state.stage2)
+    np.testing.assert_array_equal(state.active, np.arange(n) == 1)
+    # 0.2 / 49 < 0.005: the floor lifts the others to 0.005 and task 1 keeps 1 - 49 x 0.005.
+    np.testing.assert_allclose(state.q, np.where(np.arange(n) == 1, 1 - 49 * 0.005, 0.005), rtol=1e-5)
+
+
+def test_smt_floor_at_or_above_one_over_n_is_refused():
+    with pytest.raises(ValueError, match="smt_min_prob=0.025 must be below 1/N = 0.02"):
+        make_sampler(SamplerConfig(name="smt", smt_min_prob=0.025), 50, total_env_steps=1_000_000)
 
 
 @pytest.mark.parametrize("name", ["drats", "uniform", "learning_progress", "smt"])

@@ -28,9 +28,17 @@ def mtsac_peer_available(args) -> tuple[bool, str]:
 
 def run_mt10(args, work: Path) -> tuple[dict, list[Job], callable]:
     """Builds one job per configuration; returns (section skeleton, jobs, finish(section) -> section)."""
+    import dataclasses
+
+    import metaworld_jax
     from drats_jax import cli
 
-    cpu = cli.to_dict(cli.cpu_train_config())
+    # The CPU default's warm-up and sampler window scale with N: resolved here as the run resolves them.
+    n = len(metaworld_jax.resolve_tasks(args.mt10_tasks)[0])
+    cfg = cli.cpu_train_config()
+    cfg = cfg.replace(warmup_env_steps=cfg.resolved_warmup_env_steps(n),
+                      sampler=dataclasses.replace(cfg.sampler, interval=cfg.sampler.resolved_interval(n)))
+    cpu = cli.to_dict(cfg)
     if args.mt10_steps_default and cpu.get("total_env_steps"):
         args.mt10_steps = min(args.mt10_steps, int(cpu["total_env_steps"]))
     configs = mt10_configs(args)

@@ -17,7 +17,7 @@ from benchmarks.learning.jobs import Job
 from benchmarks.learning.plan import REPO, our_eval_points, parse_tasks
 from benchmarks.learning.single import collect_tasks, peer_available, single_stats
 
-# Given explicitly to both learners (the DRATS paper's MT10 PPO, shared/docs/drats.md).
+# Given explicitly to both learners (the DRATS paper's MT10 PPO, docs/drats.md).
 PPO_SHARED = {"hidden_width": 400, "hidden_depth": 3, "lr": 5e-4, "gamma": 0.99, "gae_lambda": 0.97, "clip": 0.2,
               "epochs": 16, "minibatches": 32, "target_kl": 0.05, "entropy_coef": 0.01, "value_coef": 0.5,
               "max_grad_norm": 1.0, "rollout_steps": 500}

@@ -116,8 +116,11 @@ def _where_slots(mask: jax.Array, a, b):
 
 
 def make_allocation(env: Any, sampler: Sampler, *, num_envs: int, task_block: int, window_steps: int,
-                    success_window: int, data: DataAxis = DataAxis()) -> Allocation:
+                    success_window: int, learn_from_start: bool = False, data: DataAxis = DataAxis()) -> Allocation:
     """The allocation of E = num_envs slots of ``env`` to its N tasks by ``sampler``.
+
+    ``learn_from_start``: the run has no random-action warm-up (PPO's default), so the first
+    episode of every slot is the learner's and reaches the statistics like any other.
 
     ``data``: inside a program sharded over ``data`` (:mod:`drats_jax.mesh`) this device
     holds E/D consecutive slots: per-slot arrays of the state are E/D long, every per-slot
@@ -148,7 +151,7 @@ def make_allocation(env: Any, sampler: Sampler, *, num_envs: int, task_block: in
             env_state=reset_slots(rng, sampler_state), sampler=sampler_state,
             stats=task_stats.init_stats(n, success_window),
             episode_return=jnp.zeros((e_local,), jnp.float32), episode_success=jnp.zeros((e_local,), bool),
-            learner_episode=jnp.zeros((e_local,), bool), window_step=jnp.zeros((), jnp.int32))
+            learner_episode=jnp.full((e_local,), learn_from_start), window_step=jnp.zeros((), jnp.int32))
 
     def update_sampler(args):
         sampler_state, stats = sampler.update(*args)

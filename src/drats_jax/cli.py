@@ -45,14 +45,16 @@ def cpu_train_config() -> TrainConfig:
     The reference MTSAC's ratio of one gradient step per vector step of one slot per task,
     with a network and batch a 2-core CPU can afford (2 x 256, batch 256: ~8 ms per gradient
     step here, against ~145 ms for the reference's 3 x 400 and batch 1280), 500k env steps,
-    a 10k-step random warm-up, and a sampler window of 50k env steps (5 episodes per task
-    per window on average; 10 windows in the run). Chosen from measured candidates: see
-    docs/example-run/README.md.
+    a random warm-up of 1,000 env steps per task and a sampler window of 5,000 env steps per
+    task (on MT10 10k and 50k: 5 episodes per task per window on average, 10 windows in the
+    run; a task at the floor 1/(4N) gets 2.5 per window on any N). Chosen from measured
+    candidates: see docs/example-run/README.md. The window and warm-up scale with N and are
+    resolved (and saved in config.json) when the run starts.
     """
     return TrainConfig(
-        num_envs=10, total_env_steps=500_000, warmup_env_steps=10_000, buffer_capacity=500_000, chunk_length=500,
+        num_envs=10, total_env_steps=500_000, warmup_per_task=1_000, buffer_capacity=500_000, chunk_length=500,
         updates_per_step=1, sac=SACConfig(hidden_width=256, hidden_depth=2, batch_size=256),
-        sampler=SamplerConfig(interval=50_000),
+        sampler=SamplerConfig(interval_per_task=5_000),
     )
 
 
@@ -133,16 +135,20 @@ class RunConfig:
 
 
 def drats_paper(suite: str) -> "RunConfig":
-    """The DRATS paper's MetaWorld runs (../shared/docs/drats.md): multi-head PPO 3x400, Adam
-    5e-4, clip 0.2, GAE 0.97, gamma 0.99, 16 epochs x 32 minibatches, target KL 0.05, entropy
-    0.01 (MT10) / 0.03 (MT50), per-task advantage normalisation; one slot per task; DRATS with
-    eta 8, step 0.5 / eta, floor 1 / (4N), q updated after every rollout of 10,000 vector
-    steps; 100M env steps evaluated every 2M (MT10), 500M every 10M (MT50)."""
+    """The DRATS paper's MetaWorld runs, as its authors' code runs them (docs/drats.md):
+    multi-head PPO 3x400, Adam 5e-4, clip 0.2, GAE 0.97 bootstrapping only at the rollout's
+    end, gamma 0.99, 16 epochs x 32 minibatches, target KL 0.05 checked at 1.5 x and keeping
+    the step that crossed it, entropy 0.01 (MT10) / 0.03 (MT50), value-loss weight 0.001,
+    advantages normalised per task inside each minibatch; one slot per task; DRATS with eta 8,
+    step lr / eta with lr 0.5 (alpha follows --train.sampler.eta), floor 1 / (4N), q updated
+    after every rollout of 10,000 vector steps; 100M env steps evaluated every 2M (MT10), 500M
+    every 10M (MT50)."""
     mt10 = suite == "mt10"
+    ppo = PPOConfig(entropy_coef=0.01 if mt10 else 0.03, value_coef=0.001, advantage_norm="per_task_minibatch",
+                    bootstrap_truncation="rollout_end", kl_stop_factor=1.5, kl_stop_keeps_step=True)
     train = TrainConfig(
-        algo="ppo", num_envs=None, total_env_steps=100_000_000 if mt10 else 500_000_000,
-        ppo=PPOConfig(entropy_coef=0.01 if mt10 else 0.03),
-        sampler=SamplerConfig(name="drats", eta=8.0, alpha=0.5 / 8.0, eps=None, interval=None))
+        algo="ppo", num_envs=None, total_env_steps=100_000_000 if mt10 else 500_000_000, ppo=ppo,
+        sampler=SamplerConfig(name="drats", eta=8.0, alpha=None, eps=None, interval=None, lp_solved="pin"))
     every = 2_000_000 if mt10 else 10_000_000
     return RunConfig(preset=f"drats-paper-{suite}", tasks=suite, eval_interval=every, checkpoint_interval=every,
                      train=train)
@@ -158,6 +164,23 @@ def _gpu_preset(suite: str) -> "RunConfig":
 
 
 PRESETS.update({"gpu-mt10": lambda: _gpu_preset("mt10"), "gpu-mt50": lambda: _gpu_preset("mt50")})
+
+
+def window_warning(train: TrainConfig, num_tasks: int, episode_length: int) -> str | None:
+    """One line when the resolved sampler window (``train.sampler.interval``, env steps) gives a
+    task at the sampler's floor fewer than 2 episodes per window on average: it then often
+    finishes none, gets gap 1 and jumps back up by noise alone. None otherwise."""
+    s = train.sampler
+    floor = {"drats": s.resolved_eps(num_tasks), "learning_progress": s.resolved_eps(num_tasks),
+             "smt": s.resolved_smt_min_prob(num_tasks)}.get(s.name)
+    if floor is None or s.interval is None:
+        return None
+    per_window = s.interval * floor / episode_length
+    if per_window >= 2:
+        return None
+    return (f"the sampler window ({s.interval:,} env steps) gives a task at the floor q={floor:.4g} "
+            f"{per_window:.2g} episodes per window (< 2), so its gap is often 1 by chance; raise "
+            "--train.sampler.interval (or --train.sampler.interval-per-task)")
 
 
 # ---------------------------------------------------------------------- dict <-> dataclass
@@ -287,9 +310,10 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.t
     cfg = _machine_backend(cfg)  # --backend None
     if saved is not None:
         check_resumable(saved, cfg)
-    elif cfg.train.algo == "ppo" and _flag_value(argv, "--train.warmup-env-steps") is None and preset is None:
+    elif cfg.train.algo == "ppo" and preset is None and all(
+            _flag_value(argv, f) is None for f in ("--train.warmup-env-steps", "--train.warmup-per-task")):
         # The CPU default's random warm-up fills SAC's replay ring; PPO learns from its first rollout.
-        cfg = dataclasses.replace(cfg, train=cfg.train.replace(warmup_env_steps=None))
+        cfg = dataclasses.replace(cfg, train=cfg.train.replace(warmup_env_steps=None, warmup_per_task=None))
     check_names(cfg)
     return cfg
 

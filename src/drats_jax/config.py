@@ -22,11 +22,13 @@ import tyro
 NETWORK_INITS = ("reference", "lecun")  # see drats_jax.agents.common
 
 SAMPLER_NAMES = ("drats", "uniform", "learning_progress", "smt")
+LP_SOLVED_RULES = ("project", "pin")  # see samplers/learning_progress.py
 SAMPLER_ALIASES = {"lp": "learning_progress"}  # short names accepted for SamplerConfig.name
 RETURN_TARGETS = ("metaworld", "minmax")
 BUFFER_SAMPLING = ("uniform", "per_task")
 ALGOS = ("sac", "ppo")
-ADVANTAGE_NORMALIZATION = ("per_task", "batch", "none")
+ADVANTAGE_NORMALIZATION = ("per_task", "per_task_minibatch", "batch", "none")
+TRUNCATION_BOOTSTRAP = ("always", "rollout_end")
 
 
 def _positive(name: str, value: Any) -> None:
@@ -80,9 +82,7 @@ class SACConfig:
         _in_unit("sac.gamma", self.gamma, high_open=True)
         _in_unit("sac.tau", self.tau, low_open=True)
         if not self.log_std_min < self.log_std_max:
-            raise ValueError(
-                f"sac.log_std_min ({self.log_std_min}) must be < sac.log_std_max ({self.log_std_max})"
-            )
+            raise ValueError(f"sac.log_std_min ({self.log_std_min}) must be < sac.log_std_max ({self.log_std_max})")
 
 
 @dataclass(frozen=True)
@@ -92,24 +92,33 @@ class SamplerConfig:
     # Task sampler: drats, uniform, lp (= learning_progress) or smt.
     name: Annotated[str, tyro.conf.arg(name="sampler", prefix_name=False)] = "drats"
     eta: float = 8.0  # inverse temperature of q* ∝ p0·exp(eta·g)
-    alpha: float | None = None  # mirror step size in [0, 1]; None -> 0.5 / eta
+    lr: float = 0.5  # the authors' step size: alpha = lr / eta unless alpha is given (so it follows eta)
+    alpha: float | None = None  # mirror step size in [0, 1]; None -> lr / eta
     eps: float | None = None  # probability floor; None -> 1 / (4N); must be <= 1/N
     # Env steps (summed over slots) per sampler window: q is updated when a window ends.
-    # None -> 10,000 x N (the paper's 10,000 vector steps of one slot per task: ~20 episodes
-    # of each task per window under uniform). Rounded up to whole vector steps and to at
-    # least one episode length, so every slot finishes an episode in every window.
+    # None -> interval_per_task x N. Rounded up to whole vector steps and to at least one
+    # episode length, so every slot finishes an episode in every window.
     interval: int | None = None
+    # The window when interval is None, per task: 10,000 is the paper's 10,000 vector steps of one
+    # slot per task (~20 episodes of each task per window under uniform, 5 at the floor 1/(4N)).
+    interval_per_task: int = 10_000
     # Return-target rule for the gap g_i (pluggable, see samplers/stats.py).
     return_target: str = "metaworld"  # one of RETURN_TARGETS
     initial_ref_return: float = 5000.0  # MetaWorld: 500 steps x max reward 10
     ref_success_threshold: float = 0.5  # R_ref tracks the max return once success rate > this
     success_window: int = 50  # episodes in the per-task success ring
+    # Success rates (the R_ref switch, LP's solved test) count once a task has success_window
+    # episodes (the authors' code); False: from its first episode.
+    success_full_window: bool = True
     # Learning Progress.
-    lp_solved_threshold: float = 0.9  # success rate above which LP pins a task at eps
+    lp_solved_threshold: float = 0.9  # success rate above which a task counts as solved
+    # Solved tasks: project (set to eps, then the floor projection: they may end above eps; the
+    # authors' sampler module) or pin (held at exactly eps; the authors' MetaWorld trainer).
+    lp_solved: str = "project"
     # SMT ("Hard Tasks First").
     smt_num_active: int | None = None  # K; None -> max(1, min(8, N // 2))
     smt_kappa: float = 0.8  # total probability of the active set
-    smt_min_prob: float = 0.025  # floor for every task (capped at 1/N)
+    smt_min_prob: float | None = None  # floor for every task, < 1/N; None -> 1 / (4N) (0.025 on MT10)
     smt_low_threshold: float = 2000.0  # leaving below this -> "unsolvable" set
     smt_high_threshold: float = 3500.0  # return above this -> solved, leaves the active set
     smt_task_budget: int | None = None  # env steps a task may use while active; None -> stage-1 / N
@@ -120,29 +129,33 @@ class SamplerConfig:
         if self.name not in SAMPLER_NAMES:
             raise ValueError(f"sampler.name must be one of {SAMPLER_NAMES}, got {self.name!r}")
         if self.return_target not in RETURN_TARGETS:
-            raise ValueError(
-                f"sampler.return_target must be one of {RETURN_TARGETS}, got {self.return_target!r}"
-            )
+            raise ValueError(f"sampler.return_target must be one of {RETURN_TARGETS}, got {self.return_target!r}")
         _positive("sampler.eta", self.eta)
+        _positive("sampler.lr", self.lr)
         if self.alpha is not None:
             _in_unit("sampler.alpha", self.alpha)
+        elif self.lr > self.eta:
+            raise ValueError(f"sampler.lr / sampler.eta = {self.lr} / {self.eta} is the step size alpha and must be "
+                             "<= 1; lower --train.sampler.lr or give --train.sampler.alpha")
         if self.eps is not None:
             _in_unit("sampler.eps", self.eps, low_open=True)
         if self.interval is not None:
             _positive("sampler.interval", self.interval)
+        _positive("sampler.interval_per_task", self.interval_per_task)
         _positive("sampler.initial_ref_return", self.initial_ref_return)
         _in_unit("sampler.ref_success_threshold", self.ref_success_threshold)
         _positive("sampler.success_window", self.success_window)
         _in_unit("sampler.lp_solved_threshold", self.lp_solved_threshold)
+        if self.lp_solved not in LP_SOLVED_RULES:
+            raise ValueError(f"sampler.lp_solved must be one of {LP_SOLVED_RULES}, got {self.lp_solved!r}")
         if self.smt_num_active is not None:
             _positive("sampler.smt_num_active", self.smt_num_active)
         _in_unit("sampler.smt_kappa", self.smt_kappa)
-        _in_unit("sampler.smt_min_prob", self.smt_min_prob)
+        if self.smt_min_prob is not None:
+            _in_unit("sampler.smt_min_prob", self.smt_min_prob)
         if not self.smt_low_threshold <= self.smt_high_threshold:
-            raise ValueError(
-                f"sampler.smt_low_threshold ({self.smt_low_threshold}) must be <= "
-                f"sampler.smt_high_threshold ({self.smt_high_threshold})"
-            )
+            raise ValueError(f"sampler.smt_low_threshold ({self.smt_low_threshold}) must be <= "
+                             f"sampler.smt_high_threshold ({self.smt_high_threshold})")
         if self.smt_task_budget is not None:
             _positive("sampler.smt_task_budget", self.smt_task_budget)
         _in_unit("sampler.smt_stage1_fraction", self.smt_stage1_fraction)
@@ -150,18 +163,19 @@ class SamplerConfig:
     # Resolved values (need N).
     def resolved_interval(self, num_tasks: int) -> int:
         """Requested window in env steps (before rounding to whole vector steps)."""
-        return 10_000 * num_tasks if self.interval is None else int(self.interval)
+        return self.interval_per_task * num_tasks if self.interval is None else int(self.interval)
 
     def resolved_alpha(self) -> float:
-        return 0.5 / self.eta if self.alpha is None else float(self.alpha)
+        return self.lr / self.eta if self.alpha is None else float(self.alpha)
 
     def resolved_eps(self, num_tasks: int) -> float:
         return 1.0 / (4 * num_tasks) if self.eps is None else float(self.eps)
 
+    def resolved_smt_min_prob(self, num_tasks: int) -> float:
+        return 1.0 / (4 * num_tasks) if self.smt_min_prob is None else float(self.smt_min_prob)
+
     def resolved_num_active(self, num_tasks: int) -> int:
-        if self.smt_num_active is None:
-            return max(1, min(8, num_tasks // 2))
-        return int(self.smt_num_active)
+        return max(1, min(8, num_tasks // 2)) if self.smt_num_active is None else int(self.smt_num_active)
 
 
 @dataclass(frozen=True)
@@ -169,7 +183,9 @@ class PPOConfig:
     """Multi-task PPO (the DRATS paper's learner; defaults = its MT10 settings, docs/drats.md).
 
     One rollout is one sampler window (``sampler.interval`` env steps): q is updated after
-    every rollout. Networks see ``concat(obs, one_hot(task_id, N))``.
+    every rollout. Networks see ``concat(obs, one_hot(task_id, N))``. Where the DRATS authors'
+    PPO differs from the textbook choice it is an option here (docs/drats.md lists them); the
+    ``drats-paper-*`` presets set the authors' values.
     """
 
     hidden_width: int = 400  # units per hidden layer (actor and critic)
@@ -180,20 +196,30 @@ class PPOConfig:
     max_grad_norm: float | None = 1.0  # global-norm clip per network; None: no clip
     gamma: float = 0.99
     gae_lambda: float = 0.97
+    # Truncated episodes in GAE: always (bootstrap every truncation from V(final observation)) or
+    # rollout_end (the authors': only the rollout's last step bootstraps; a truncation inside the
+    # rollout ends the return like a terminal).
+    bootstrap_truncation: str = "always"
     clip_eps: float = 0.2  # clipped surrogate: ratio in [1 - clip_eps, 1 + clip_eps]
     num_epochs: int = 16  # passes over each rollout
     num_minibatches: int = 32  # minibatches per epoch (shuffled on device)
-    target_kl: float | None = 0.05  # stop the rollout's remaining updates past this approx. KL; None: never
+    # Early stop: a minibatch whose approx. KL (measured before its step) exceeds target_kl x
+    # kl_stop_factor ends the rollout's updates; None: never. The authors stop at 1.5 x target.
+    target_kl: float | None = 0.05
+    kl_stop_factor: float = 1.0
+    # Whether the minibatch that triggered the stop keeps its step (the authors': yes) or not.
+    kl_stop_keeps_step: bool = False
     entropy_coef: float = 0.01  # entropy bonus (the paper: 0.01 on MT10, 0.03 on MT50)
-    value_coef: float = 0.5  # weight of the value loss (critic has its own optimiser)
-    # Advantage normalisation: per_task (the paper's), batch (whole minibatch) or none.
+    value_coef: float = 0.5  # weight of the value loss (critic has its own optimiser; the authors': 0.001)
+    # Advantage normalisation: per_task (once per rollout, each task's mean and std), per_task_minibatch
+    # (the authors': inside every minibatch, std + 1e-3), batch (whole minibatch) or none.
     advantage_norm: str = "per_task"
     log_std_min: float = -20.0  # the Gaussian's log-std head is clipped to [min, max]
     log_std_max: float = 2.0
 
     def __post_init__(self) -> None:
         for name in ("hidden_width", "hidden_depth", "lr", "adam_eps", "clip_eps", "num_epochs", "num_minibatches",
-                     "value_coef"):
+                     "value_coef", "kl_stop_factor"):
             _positive(f"ppo.{name}", getattr(self, name))
         if self.max_grad_norm is not None:
             _positive("ppo.max_grad_norm", self.max_grad_norm)
@@ -205,6 +231,9 @@ class PPOConfig:
             raise ValueError(f"ppo.entropy_coef must be >= 0, got {self.entropy_coef}")
         if self.advantage_norm not in ADVANTAGE_NORMALIZATION:
             raise ValueError(f"ppo.advantage_norm must be one of {ADVANTAGE_NORMALIZATION}, got {self.advantage_norm!r}")
+        if self.bootstrap_truncation not in TRUNCATION_BOOTSTRAP:
+            raise ValueError(f"ppo.bootstrap_truncation must be one of {TRUNCATION_BOOTSTRAP}, "
+                             f"got {self.bootstrap_truncation!r}")
         if not self.log_std_min < self.log_std_max:
             raise ValueError(f"ppo.log_std_min ({self.log_std_min}) must be < ppo.log_std_max ({self.log_std_max})")
 
@@ -223,8 +252,11 @@ class TrainConfig:
     # Transitions over all slots (per seed), warm-up included (the reference MTSAC: 20M on MT10).
     total_env_steps: Annotated[int, tyro.conf.arg(name="total-steps", prefix_name=False)] = 20_000_000
     # Random-action transitions before learning starts (rounded up to whole vector steps).
-    # None -> SAC: 4,000 x N (the reference's 4,000 warm-up steps of one env per task); PPO: 0.
+    # None -> warmup_per_task x N.
     warmup_env_steps: int | None = None
+    # The warm-up when warmup_env_steps is None, per task; None: SAC 4,000 (the reference's 4,000
+    # warm-up steps of one env per task), PPO 0.
+    warmup_per_task: int | None = None
     updates_per_step: int = 1  # gradient steps per vector step (scan iteration)
     # Transitions. uniform: one shared ring, a multiple of num_envs. per_task: one ring of
     # capacity/N rows per task (the reference MTSAC's layout), a multiple of N.
@@ -243,27 +275,24 @@ class TrainConfig:
         if self.task_block is not None:
             _positive("task_block", self.task_block)
         _positive("total_env_steps", self.total_env_steps)
-        if self.warmup_env_steps is not None and self.warmup_env_steps < 0:
-            raise ValueError(f"warmup_env_steps must be >= 0, got {self.warmup_env_steps}")
+        for name in ("warmup_env_steps", "warmup_per_task"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         _positive("updates_per_step", self.updates_per_step)
         _positive("buffer_capacity", self.buffer_capacity)
         _positive("chunk_length", self.chunk_length)
         if self.algo not in ALGOS:
             raise ValueError(f"algo must be one of {ALGOS}, got {self.algo!r}")
         if self.buffer_sampling not in BUFFER_SAMPLING:
-            raise ValueError(
-                f"buffer_sampling must be one of {BUFFER_SAMPLING}, got {self.buffer_sampling!r}"
-            )
+            raise ValueError(f"buffer_sampling must be one of {BUFFER_SAMPLING}, got {self.buffer_sampling!r}")
         if self.algo == "sac" and self.buffer_capacity < self.sac.batch_size:
             raise ValueError(
                 f"buffer_capacity ({self.buffer_capacity}) is smaller than one batch "
                 f"(sac.batch_size={self.sac.batch_size})"
             )
         if self.warmup_env_steps is not None and self.warmup_env_steps >= self.total_env_steps:
-            raise ValueError(
-                f"warmup_env_steps ({self.warmup_env_steps}) must be < total_env_steps "
-                f"({self.total_env_steps})"
-            )
+            raise ValueError(f"warmup_env_steps ({self.warmup_env_steps}) must be < total_env_steps "
+                             f"({self.total_env_steps})")
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
@@ -271,6 +300,8 @@ class TrainConfig:
     def resolved_warmup_env_steps(self, num_tasks: int) -> int:
         if self.warmup_env_steps is not None:
             return int(self.warmup_env_steps)
+        if self.warmup_per_task is not None:
+            return self.warmup_per_task * num_tasks
         return 4_000 * num_tasks if self.algo == "sac" else 0
 
     def resolved_num_envs(self, num_tasks: int) -> int:

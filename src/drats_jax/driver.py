@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import sys
 import time
 from typing import Any, Callable
@@ -19,9 +18,10 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
+from drats_jax import chunk_loop
 from drats_jax.agents import make_train
 from drats_jax.loop import Trainer
-from drats_jax.safety import Diverged, StopRequest, first_nonfinite
+from drats_jax.safety import Diverged, StopRequest
 
 
 def run(trainer: Trainer, seed: int = 0, num_seeds: int | None = None, num_chunks: int | None = None,
@@ -188,17 +188,13 @@ def seed_keys(cfg) -> jax.Array:
     return jax.random.split(jax.random.PRNGKey(cfg.train.seed), cfg.seeds)
 
 
-def _due(env_steps: int, per_chunk: int, interval: int) -> bool:
-    """True at the first chunk boundary at or after each multiple of ``interval`` env steps."""
-    return interval > 0 and env_steps // interval > (env_steps - per_chunk) // interval
-
-
 def train_and_evaluate(p: Prepared, log: Callable[[str], None] | None = None) -> dict:
     """The Python driver: warm-up, then chunk by chunk (log, evaluate, checkpoint).
 
     Returns the final evaluation summary (seed means) and wall time, or, when SIGTERM/SIGINT
-    arrived, {"env_steps", "interrupted": signal name, "wall_s"} after checkpointing at the
-    next chunk boundary. Raises Diverged (nothing saved) when a loss or parameter becomes
+    arrived, {"env_steps", "interrupted": signal name, "abandoned_chunk", "wall_s"} after
+    checkpointing (drats_jax.chunk_loop: the state a running PPO chunk started from at once,
+    else at the chunk's end; abandoned_chunk: a chunk is still running on the device). Raises Diverged (nothing saved) when a loss or parameter becomes
     NaN/inf, so the last good checkpoint stays the newest one. ``log``: default print on process 0.
     In a multi-process run only process 0 logs and writes; every process checkpoints.
     """
@@ -214,74 +210,20 @@ def train_and_evaluate(p: Prepared, log: Callable[[str], None] | None = None) ->
     t0 = time.perf_counter()
     try:
         with StopRequest() as stop:
-            env_steps = _chunk_loop(p, logger, stop, log)
+            env_steps, abandoned = chunk_loop.run_chunks(p, logger, stop, log, evaluator(p.trainer, p.env,
+                                                                                           cfg.eval_episodes),
+                                                         seed_keys(cfg))
     finally:
         logger.close()
         p.checkpointer.close()
     if stop.requested:
         log(f"stopped by {stop.requested} at {env_steps:,} env steps per seed; checkpoint saved; "
             f"continue with: python -m drats_jax.train --resume {p.out}")
-        return {"env_steps": env_steps, "interrupted": stop.requested, "wall_s": time.perf_counter() - t0}
+        return {"env_steps": env_steps, "interrupted": stop.requested, "abandoned_chunk": abandoned,
+                "wall_s": time.perf_counter() - t0}
     if not processes.is_primary():
         return {"env_steps": env_steps, "wall_s": time.perf_counter() - t0}
     return _write_summary(p.out, time.perf_counter() - t0)
-
-
-def _chunk_loop(p: Prepared, logger, stop: StopRequest, log: Callable[[str], None]) -> int:
-    """Warm-up (unless resumed), then chunks until the end or a stop request; returns the
-    env steps per seed reached."""
-    from drats_jax import evaluate as evaluation  # noqa: PLC0415
-    from drats_jax import processes  # noqa: PLC0415
-    from drats_jax.logger import per_seed_rows  # noqa: PLC0415
-    from drats_jax.progress import ProgressBar  # noqa: PLC0415
-
-    cfg, trainer, env, ckpt = p.cfg, p.trainer, p.env, p.checkpointer
-    names = tuple(env.task_names)
-    e, per_chunk = trainer.num_envs, trainer.env_steps_per_chunk
-    init, warmup, chunk = trainer.jitted(cfg.seeds)
-    evaluate = evaluator(trainer, env, cfg.eval_episodes)
-    scale = evaluation.return_scale(env)
-    if p.resumed is not None:
-        # On a mesh it was restored sharded in place (device_put of arrays spanning other processes fails).
-        state = p.resumed[1] if trainer.mesh is not None else jax.device_put(p.resumed[1])
-        log(f"resumed {p.out} at {p.resumed[0]:,} env steps per seed")
-    else:
-        state, _ = warmup(init(seed_keys(cfg)))
-    done = (int(processes.fetch(state.step).reshape(-1)[0]) - trainer.warmup_steps) // trainer.chunk_length
-    env_steps = (trainer.warmup_steps + done * trainer.chunk_length) * e
-    # Tests set this to signal the run at a deterministic point ("SIGKILL:1400", "SIGTERM:1400";
-    # a signal from outside races with how fast a tiny run finishes).
-    test_signal = os.environ.get("DRATS_JAX_TEST_SIGNAL_AT")
-    with ProgressBar(trainer.total_env_steps, env_steps, enabled=cfg.progress and processes.is_primary()) as bar:
-        for i in range(done, trainer.num_chunks):
-            chunk_start = env_steps
-            state, metrics = chunk(state)
-            m = processes.fetch(metrics)  # the same on every process (a collective)
-            env_steps = int(np.asarray(m["env_steps"]).reshape(-1)[0])
-            bad = first_nonfinite(m.pop("health"), chunk_start, e)
-            if bad is not None:
-                last_good = ckpt.latest_step()
-                kept = (f"the last good checkpoint ({last_good:,} env steps) is kept" if last_good is not None
-                        else "no checkpoint had been written")
-                raise Diverged(f"{bad}; stopped without saving, {kept}")
-            logger.log("train", env_steps, per_seed_rows(_train_metrics(m), names))
-            if test_signal is not None and env_steps >= int(test_signal.split(":")[1]):
-                os.kill(os.getpid(), getattr(signal, test_signal.split(":")[0]))
-                test_signal = None
-            last = i == trainer.num_chunks - 1
-            # A due evaluation runs even when stopping: the resumed run would not redo it.
-            if last or _due(env_steps, per_chunk, cfg.eval_interval):
-                result = processes.fetch(evaluate(state.agent))
-                summary = evaluation.summarize(result, scale)
-                logger.log("eval", env_steps, per_seed_rows({**summary, **result}, names))
-                bar.set_eval(float(np.mean(summary["mean_success"])), float(np.mean(summary["worst_success"])))
-            if last or stop.requested or _due(env_steps, per_chunk, cfg.checkpoint_interval):
-                ckpt.save(env_steps, state)
-            bar.update(env_steps, np.asarray(m["success_rate"]), np.asarray(m["q"]))
-            if stop.requested and not last:
-                return env_steps
-    stop.requested = None  # the run ended anyway
-    return env_steps
 
 
 def _write_summary(out, wall_s: float) -> dict:
@@ -299,15 +241,6 @@ def _write_summary(out, wall_s: float) -> dict:
     tmp.write_text(json.dumps(summary, indent=2) + "\n")
     tmp.replace(out / "summary.json")
     return summary
-
-
-def _train_metrics(m: dict) -> dict:
-    """Chunk metrics to log: per-task training success/return/q/env steps, the learner's scalars."""
-    out = {"grad_steps": m["grad_steps"], "train_success": m["success_rate"], "train_return": m["episode_return"],
-           "episodes": m["episodes"], "q": m["q"], "task_env_steps": m["task_env_steps"]}
-    out.update({k: v for k, v in m.items() if k not in ("env_steps", "grad_steps", "success_rate",
-                                                        "episode_return", "episodes", "q", "task_env_steps")})
-    return out
 
 
 def cli_dict(cfg) -> dict:
@@ -354,8 +287,13 @@ def main(argv: list[str] | None = None) -> int:
     print0(f"{cfg.tasks}: N={trainer.num_tasks} tasks, E={trainer.num_envs} slots, {cfg.seeds} seed(s), "
            f"{trainer.total_env_steps:,} env steps per seed ({trainer.num_chunks} chunks), "
            f"sampler={cfg.train.sampler.name}, out={prepared.out}")
+    s = cfg.train.sampler
     print0(f"warm-up {trainer.warmup_steps * trainer.num_envs:,} env steps; sampler window "
-           f"{trainer.window_steps:,} vector steps x {trainer.num_envs} slots = {trainer.window_env_steps:,} env steps")
+           f"{trainer.window_steps:,} vector steps x {trainer.num_envs} slots = {trainer.window_env_steps:,} env steps"
+           + (f"; eta {s.eta:g}, alpha {s.resolved_alpha():.4g}, floor eps {s.resolved_eps(trainer.num_tasks):.4g}"
+              if s.name in ("drats", "learning_progress") else ""))
+    if (warning := cli.window_warning(cfg.train, trainer.num_tasks, int(prepared.env.episode_length))) is not None:
+        print0(f"drats_jax.train: warning: {warning}", file=sys.stderr)
     try:
         summary = train_and_evaluate(prepared)
     except Diverged as exc:
@@ -363,4 +301,9 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     if "interrupted" not in summary:
         print0(format_summary(summary, tuple(prepared.env.task_names)))
+    elif summary["abandoned_chunk"]:
+        # The checkpoint is written; a normal exit would wait for the abandoned chunk to finish.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from jax.sharding import NamedSharding
 
 from drats_jax import mesh as mesh_lib
+from drats_jax.agents.common import mean
 from drats_jax.allocation import EPISODE_KEYS, make_allocation
 from drats_jax.config import resolve
 from drats_jax.mesh import DataAxis, MeshSpec
@@ -50,6 +51,10 @@ class Trainer:
     run_chunk: Callable[[Any], tuple[Any, dict]]
     train: Callable[[jax.Array], tuple[Any, dict]]
     mesh: MeshSpec | None = None  # None / one device: the one-device program
+    # Whether run_chunk donates its input state (SAC: the replay ring is not copied). PPO's state
+    # is small and is not donated, so a stop request can save the state a running chunk started
+    # from (drats_jax.chunk_loop).
+    donate_chunk: bool = True
     # (replicated spec, per-device spec) -> a prefix tree of the state's PartitionSpecs
     # (per-device: env slots and replay rows, split over data).
     state_specs: Callable[[Any, Any], Any] | None = None
@@ -71,7 +76,7 @@ class Trainer:
         return (self.warmup_steps + self.num_chunks * self.chunk_length) * self.num_envs
 
     def jitted(self, num_seeds: int | None = None):
-        """(init, warmup, run_chunk), jitted; warmup/run_chunk donate the state.
+        """(init, warmup, run_chunk), jitted; warmup and (if donate_chunk) run_chunk donate the state.
 
         num_seeds=None: one run (rng is one key). Otherwise every function is vmapped
         over a leading seed axis (rng: keys[num_seeds]). On a mesh of more than one device
@@ -82,7 +87,8 @@ class Trainer:
         if num_seeds is not None:
             init, warm, chunk = jax.vmap(init), jax.vmap(warm), jax.vmap(chunk)
         if self.mesh is None or self.mesh.size == 1:
-            return jax.jit(init), jax.jit(warm, donate_argnums=0), jax.jit(chunk, donate_argnums=0)
+            return (jax.jit(init), jax.jit(warm, donate_argnums=0),
+                    jax.jit(chunk, donate_argnums=0 if self.donate_chunk else ()))
         seeds = num_seeds is not None
         if self.mesh.seed > 1 and (not seeds or num_seeds % self.mesh.seed):
             raise ValueError(f"--mesh seed={self.mesh.seed} must divide the number of seeds ({num_seeds})")
@@ -91,7 +97,7 @@ class Trainer:
         state = self.state_specs(rep, mesh_lib.specs(seeds, sharded=True))
         init_sharded = mesh_lib.shard(init, mesh, (rep,), state)
         warm = mesh_lib.shard(warm, mesh, (state,), (state, rep), donate=True)
-        chunk = mesh_lib.shard(chunk, mesh, (state,), (state, rep), donate=True)
+        chunk = mesh_lib.shard(chunk, mesh, (state,), (state, rep), donate=self.donate_chunk)
 
         def init_placed(rng):
             return init_sharded(jax.device_put(rng, NamedSharding(mesh, rep)))
@@ -124,7 +130,7 @@ def setup(config, env, sampler=None, mesh: MeshSpec | None = None):
         sampler = make_sampler(config.sampler, int(env.num_tasks), total_env_steps=config.total_env_steps)
     alloc = make_allocation(env, sampler, num_envs=sizes.num_envs, task_block=sizes.task_block,
                             window_steps=sizes.window_steps, success_window=config.sampler.success_window,
-                            data=data)
+                            learn_from_start=sizes.warmup_steps == 0, data=data)
     return config, sizes, sampler, alloc, data
 
 
@@ -140,8 +146,9 @@ def chunking(total_env_steps: int, num_envs: int, warmup_steps: int, chunk_lengt
 
 
 def learner_means(per_step: dict) -> dict:
-    """Chunk means of the learner's scalar metrics (everything but the episode sums)."""
-    return {k: jnp.mean(v) for k, v in per_step.items() if k not in EPISODE_KEYS}
+    """Chunk means of the learner's scalar metrics (everything but the episode sums), as dot
+    products (:func:`drats_jax.agents.common.mean`: the same whatever the number of seeds)."""
+    return {k: mean(v) for k, v in per_step.items() if k not in EPISODE_KEYS}
 
 
 def health(per_step: dict, params: dict, length: int) -> dict:

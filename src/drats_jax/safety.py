@@ -6,6 +6,7 @@ the next chunk boundary, exit 0)."""
 from __future__ import annotations
 
 import signal
+import time
 
 import numpy as np
 
@@ -40,13 +41,15 @@ def first_nonfinite(health: dict, chunk_start: int, num_envs: int) -> str | None
 
 
 class StopRequest:
-    """Turns SIGTERM/SIGINT (cluster preemption, Ctrl-C) into a request the driver honours at
-    the next chunk boundary: checkpoint, then exit 0. A second signal stops at once."""
+    """Turns SIGTERM/SIGINT (cluster preemption, Ctrl-C) into a request the driver honours
+    (drats_jax.chunk_loop): checkpoint, then exit 0. A second signal stops at once.
+    ``requested``: the first signal's name; ``at``: its time.monotonic()."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self):
         self.requested: str | None = None
+        self.at: float | None = None
         self._previous = {}
 
     def _handle(self, signum, frame):
@@ -54,6 +57,7 @@ class StopRequest:
             signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
             signal.raise_signal(signum)
             return
+        self.at = time.monotonic()
         self.requested = signal.Signals(signum).name
 
     def __enter__(self):

@@ -5,7 +5,7 @@
     q'     = softmax(log q')
     q'     = KL projection of q' onto {q : q_i >= eps, sum q = 1}
 
-Defaults: eta 8, alpha 0.5 / eta, eps 1 / (4N) (see docs/drats.md).
+Defaults: eta 8, alpha = lr / eta with lr 0.5, eps 1 / (4N) (see docs/drats.md).
 """
 
 from __future__ import annotations
@@ -23,12 +23,10 @@ from drats_jax.samplers.base import ProbState, Sampler, prob_sampler
 _LOG_ZERO = -1e30
 
 
-def project_floor(z: jax.Array, eps: float, fixed: jax.Array | None = None) -> jax.Array:
+def project_floor(z: jax.Array, eps: float) -> jax.Array:
     """Exact KL projection of ``z`` onto {q : q_i >= eps, sum q = 1}.
 
     z: f32[N] non-negative weights (need not sum to 1). eps: the floor (<= 1/N).
-    fixed: optional bool[N] of entries pinned at eps from the start (Learning Progress
-    pins solved tasks this way); default none.
     Returns f32[N].
 
     Iteration: entries are "free" or "fixed" (at eps). Each round gives the free entries
@@ -39,7 +37,7 @@ def project_floor(z: jax.Array, eps: float, fixed: jax.Array | None = None) -> j
     """
     z = jnp.asarray(z, jnp.float32)
     n = z.shape[-1]
-    fixed0 = jnp.zeros(z.shape, bool) if fixed is None else jnp.asarray(fixed, bool)
+    fixed0 = jnp.zeros(z.shape, bool)
 
     def assign(fixed_mask):
         n_fixed = jnp.sum(fixed_mask)
@@ -81,9 +79,10 @@ def mirror_step(q: jax.Array, scores: jax.Array, *, eta: float, alpha: float, ep
 
 
 def update(state: ProbState, stats: task_stats.TaskStats, *, eta: float, alpha: float, eps: float,
-           rule: str = "metaworld", initial_ref_return: float = 5000.0, success_threshold: float = 0.5):
+           rule: str = "metaworld", initial_ref_return: float = 5000.0, success_threshold: float = 0.5,
+           full_window: bool = False):
     """Window end: gaps from the statistics, then one mirror step. Returns (state, stats)."""
-    stats, gap = task_stats.return_gap(stats, rule, initial_ref_return, success_threshold)
+    stats, gap = task_stats.return_gap(stats, rule, initial_ref_return, success_threshold, full_window)
     return ProbState(q=mirror_step(state.q, gap, eta=eta, alpha=alpha, eps=eps)), stats
 
 
@@ -96,5 +95,6 @@ def make(config: SamplerConfig, num_tasks: int, total_env_steps: int | None = No
         rule=config.return_target,
         initial_ref_return=float(config.initial_ref_return),
         success_threshold=float(config.ref_success_threshold),
+        full_window=bool(config.success_full_window),
     )
     return prob_sampler("drats", num_tasks, lambda state, stats: update(state, stats, **kw))

@@ -1,7 +1,8 @@
 """SMT, "Hard Tasks First" (Cho et al., ICML 2024), as summarised in docs/drats.md.
 
 Stage 1: K tasks are *active* and share probability kappa; the others share 1 - kappa;
-every task keeps at least ``min_prob`` (the KL floor projection). At each window end,
+every task keeps at least ``min_prob`` (the KL floor projection; default 1 / (4N), the DRATS
+authors' 0.025 on MT10, below 1/N on any N). At each window end,
 an active task leaves the active set when its return exceeds the high threshold (solved)
 or it has used its per-task env-step budget since it was activated. Leaving with a return
 below the low threshold sends it to the *unsolvable* set, otherwise back to the main
@@ -109,8 +110,11 @@ def make(config: SamplerConfig, num_tasks: int, total_env_steps: int | None = No
     stage1 = int(config.smt_stage1_fraction * total_env_steps)
     budget = config.smt_task_budget if config.smt_task_budget is not None else max(1, stage1 // num_tasks)
     k = config.resolved_num_active(num_tasks)
-    common = dict(num_active=k, kappa=float(config.smt_kappa),
-                  min_prob=min(float(config.smt_min_prob), 1.0 / num_tasks))
+    min_prob = config.resolved_smt_min_prob(num_tasks)
+    if not min_prob < 1.0 / num_tasks:
+        raise ValueError(f"sampler.smt_min_prob={min_prob} must be below 1/N = {1.0 / num_tasks:.6g} for N={num_tasks} "
+                         "tasks: at 1/N the floor holds every task there and SMT is uniform")
+    common = dict(num_active=k, kappa=float(config.smt_kappa), min_prob=min_prob)
     kw = dict(common, low=float(config.smt_low_threshold), high=float(config.smt_high_threshold),
               task_budget=int(budget), stage1_steps=stage1)
     return Sampler(

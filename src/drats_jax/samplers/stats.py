@@ -116,10 +116,15 @@ def window_mean(stats: TaskStats) -> jax.Array:
     return jnp.where(has, stats.window_return_sum / jnp.maximum(stats.window_episodes, 1), 0.0)
 
 
-def success_rate(stats: TaskStats) -> jax.Array:
-    """Success rate over the last (up to W) episodes of task i; 0 before any. f32[N]."""
+def success_rate(stats: TaskStats, full_window: bool = False) -> jax.Array:
+    """Success rate over the last (up to W) episodes of task i; 0 before any. f32[N].
+
+    full_window: 0 until task i has W episodes in its ring, as the DRATS authors' code counts a
+    rate for its R_ref switch and Learning Progress's solved test (a rate over fewer episodes,
+    e.g. 1 of 1, would say "solved" too early)."""
     hits = jnp.sum(stats.success_ring, axis=1).astype(jnp.float32)
-    return jnp.where(stats.success_filled > 0, hits / jnp.maximum(stats.success_filled, 1), 0.0)
+    need = stats.success_ring.shape[1] if full_window else 1
+    return jnp.where(stats.success_filled >= need, hits / jnp.maximum(stats.success_filled, 1), 0.0)
 
 
 def end_window(stats: TaskStats) -> TaskStats:
@@ -132,18 +137,18 @@ def end_window(stats: TaskStats) -> TaskStats:
 
 
 # ----------------------------------------------------------------------------------------
-# Return-target rules: (stats, initial_ref_return, success_threshold) -> (stats, gap f32[N]).
+# Return-target rules: (stats, initial_ref_return, success_threshold, full_window) -> (stats, gap f32[N]).
 # The stats are returned because the MetaWorld rule latches `ref_switched`.
 
 
-def metaworld_gap(stats: TaskStats, initial_ref_return: float, success_threshold: float):
+def metaworld_gap(stats: TaskStats, initial_ref_return: float, success_threshold: float, full_window: bool = False):
     """g_i = (R_ref,i - R̄_i) / R_ref,i, not clipped at 0.
 
     R_ref,i starts at ``initial_ref_return`` (MetaWorld: 500 steps x reward 10 = 5000) and,
     once task i's last-50 success rate exceeds ``success_threshold``, tracks the largest
     training return seen on task i (latched: it never switches back).
     """
-    switched = stats.ref_switched | (success_rate(stats) > success_threshold)
+    switched = stats.ref_switched | (success_rate(stats, full_window) > success_threshold)
     r_ref = jnp.where(switched, stats.max_return, initial_ref_return)
     # A switched task has a finite, positive max return in MetaWorld (rewards >= 0 and it
     # succeeded); the guard only keeps a pathological env from dividing by <= 0.
@@ -152,13 +157,13 @@ def metaworld_gap(stats: TaskStats, initial_ref_return: float, success_threshold
     return stats.replace(ref_switched=switched), gap.astype(jnp.float32)
 
 
-def minmax_gap(stats: TaskStats, initial_ref_return: float, success_threshold: float):
+def minmax_gap(stats: TaskStats, initial_ref_return: float, success_threshold: float, full_window: bool = False):
     """g_i = (max_i - R̄_i) / (max_i - min_i) over observed training returns.
 
     A task with no finished episode in the window, or whose observed range is empty
     (fewer than two distinct returns), gets g_i = 1: nothing is known, so favour it.
     """
-    del initial_ref_return, success_threshold
+    del initial_ref_return, success_threshold, full_window
     span = stats.max_return - stats.min_return
     ok = (stats.window_episodes > 0) & jnp.isfinite(span) & (span > 0)
     gap = jnp.where(ok, (stats.max_return - window_mean(stats)) / jnp.where(ok, span, 1.0), 1.0)
@@ -168,6 +173,7 @@ def minmax_gap(stats: TaskStats, initial_ref_return: float, success_threshold: f
 RETURN_TARGET_RULES = {"metaworld": metaworld_gap, "minmax": minmax_gap}
 
 
-def return_gap(stats: TaskStats, rule: str, initial_ref_return: float, success_threshold: float):
+def return_gap(stats: TaskStats, rule: str, initial_ref_return: float, success_threshold: float,
+               full_window: bool = False):
     """Dispatches to a named return-target rule (static string)."""
-    return RETURN_TARGET_RULES[rule](stats, initial_ref_return, success_threshold)
+    return RETURN_TARGET_RULES[rule](stats, initial_ref_return, success_threshold, full_window)

@@ -18,7 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from drats_jax.agents.common import ACTOR_HEAD_SCALE, CRITIC_HEAD_SCALE, MLP, task_conditioned
+from drats_jax.agents.common import ACTOR_HEAD_SCALE, CRITIC_HEAD_SCALE, MLP, sum_last, task_conditioned
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -78,9 +78,9 @@ def gaussian_sample(rng: jax.Array, mean: jax.Array, log_std: jax.Array):
 def gaussian_log_prob(mean: jax.Array, log_std: jax.Array, u: jax.Array) -> jax.Array:
     """log N(u; mean, exp(log_std)^2), summed over the action axis."""
     z = (u - mean) * jnp.exp(-log_std)
-    return jnp.sum(-0.5 * z**2 - log_std - _HALF_LOG_2PI, axis=-1)
+    return sum_last(-0.5 * z**2 - log_std - _HALF_LOG_2PI)
 
 
 def gaussian_entropy(log_std: jax.Array) -> jax.Array:
     """Analytic entropy of the diagonal Gaussian: sum_j (log_std_j + 0.5 log(2 pi e))."""
-    return jnp.sum(log_std + _HALF_LOG_2PI + 0.5, axis=-1)
+    return sum_last(log_std + _HALF_LOG_2PI + 0.5)

@@ -134,7 +134,7 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None, mesh: M
         value = agent.value(state.agent, ro.obs, ro.task_id)  # [T, E], the rollout's critic
         next_value = agent.value(state.agent, ro.next_obs, ro.task_id)
         advantage, returns = gae(ro.reward, value, next_value, ro.terminal, ro.truncation, ppo_cfg.gamma,
-                                 ppo_cfg.gae_lambda)
+                                 ppo_cfg.gae_lambda, ppo_cfg.bootstrap_truncation)
         flat = lambda x: x.reshape((chunk_length * e_local,) + x.shape[2:])  # noqa: E731
         batch = Batch(obs=flat(ro.obs), task_id=flat(ro.task_id), action=flat(ro.action),
                       log_prob=flat(ro.log_prob), advantage=flat(advantage), returns=flat(returns))
@@ -151,7 +151,7 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None, mesh: M
     return loop.Trainer(config=config, env=env, agent=agent, sampler=sampler, num_envs=e, num_tasks=n,
                         warmup_steps=sizes.warmup_steps, window_steps=sizes.window_steps, chunk_length=chunk_length,
                         num_chunks=num_chunks, init=init, warmup=warmup, run_chunk=run_chunk, train=train,
-                        mesh=mesh, state_specs=state_specs)
+                        mesh=mesh, state_specs=state_specs, donate_chunk=False)
 
 
 def state_specs(replicated, per_device) -> TrainState:

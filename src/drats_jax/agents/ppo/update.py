@@ -6,10 +6,14 @@ transitions (the remainder is dropped); every minibatch is one Adam step of the 
 (clipped surrogate + entropy bonus) and one of the critic (value loss), each network with
 its own optimiser and global-norm clip.
 
-Target-KL early stop: a minibatch whose approx. KL, measured before its step (with the
-parameters the step starts from), exceeds ``target_kl`` makes no step, and neither does
-any later minibatch or epoch of the rollout. The stop is a select on a carried flag (no
-Python control flow), so the update jits and vmaps over seeds.
+Advantages are normalised once over the rollout (``advantage_norm="per_task"``) or inside
+every minibatch (``"per_task_minibatch"``, the DRATS authors', and ``"batch"``).
+
+Target-KL early stop: once a minibatch's approx. KL, measured before its step (with the
+parameters the step starts from), exceeds ``target_kl x kl_stop_factor``, no later
+minibatch or epoch of the rollout steps; that minibatch's own step is discarded, or kept
+with ``kl_stop_keeps_step`` (the authors' rule, with factor 1.5). The stop is a select on a
+carried flag (no Python control flow), so the update jits and vmaps over seeds.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from jax import lax
 
 from drats_jax.agents.ppo import losses
 from drats_jax.agents.ppo.networks import Actor, Critic, gaussian_sample
-from drats_jax.agents.common import adam
+from drats_jax.agents.common import adam, pairwise_sum
 from drats_jax.config import PPOConfig
 from drats_jax.mesh import DataAxis
 
@@ -106,8 +110,8 @@ class PPO(NamedTuple):
         info["approx_kl"] is measured with the parameters before the step."""
         cfg = self.config
         adv = mb.advantage
-        if cfg.advantage_norm == "batch":  # per_task is done once over the whole rollout
-            adv = losses.normalize_advantages(adv, mb.task_id, self.num_tasks, "batch", self.data)
+        if cfg.advantage_norm in ("batch", "per_task_minibatch"):  # per_task: once over the rollout (update)
+            adv = losses.normalize_advantages(adv, mb.task_id, self.num_tasks, cfg.advantage_norm, self.data)
         (_, a_info), a_grads = jax.value_and_grad(losses.actor_loss, has_aux=True)(
             state.actor_params, actor=self.actor, batch=mb, advantage=adv, clip_eps=cfg.clip_eps,
             entropy_coef=cfg.entropy_coef)
@@ -127,9 +131,9 @@ class PPO(NamedTuple):
     def update(self, state: PPOState, batch: Batch, rng: jax.Array):
         """The epochs over one rollout's B = T x E transitions (module docstring).
 
-        Returns (state, metrics): the LOSS_KEYS averaged over the minibatches evaluated (those
-        that stepped and the one that stopped the rollout), updates (i32[], steps done) and
-        kl_stopped (bool[])."""
+        Returns (state, metrics): the LOSS_KEYS averaged over the minibatches evaluated (every
+        one until and including the one that stopped the rollout), updates (i32[], steps kept)
+        and kl_stopped (bool[])."""
         cfg = self.config
         if cfg.advantage_norm == "per_task":
             batch = batch.replace(advantage=losses.normalize_advantages(
@@ -141,10 +145,11 @@ class PPO(NamedTuple):
         def minibatch(carry, idx):
             state, stopped = carry
             new, info = self.minibatch_step(state, jax.tree.map(lambda x: x[idx], batch))
-            exceeded = jnp.zeros((), bool) if cfg.target_kl is None else info["approx_kl"] > cfg.target_kl
-            stop = stopped | exceeded
-            state = jax.tree.map(lambda old, upd: jnp.where(stop, old, upd), state, new)
-            return (state, stop), (info, ~stopped, ~stop)
+            exceeded = (jnp.zeros((), bool) if cfg.target_kl is None
+                        else info["approx_kl"] > cfg.target_kl * cfg.kl_stop_factor)
+            discard = stopped | (exceeded & (not cfg.kl_stop_keeps_step))
+            state = jax.tree.map(lambda old, upd: jnp.where(discard, old, upd), state, new)
+            return (state, stopped | exceeded), (info, ~stopped, ~discard)
 
         def epoch(carry, key):
             key = self.data.fold(key)  # each device shuffles its own share
@@ -154,7 +159,8 @@ class PPO(NamedTuple):
         (state, stopped), (info, evaluated, stepped) = lax.scan(
             epoch, (state, jnp.zeros((), bool)), jax.random.split(rng, cfg.num_epochs))
         count = jnp.sum(evaluated)  # [epochs, minibatches]; the first is always evaluated
-        metrics = {k: jnp.sum(jnp.where(evaluated, v, 0.0)) / count for k, v in info.items()}
+        # Times the reciprocal: XLA rewrites a division by a (constant-folded) count in some programs only.
+        metrics = {k: pairwise_sum(jnp.where(evaluated, v, 0.0).reshape(-1)) * (1.0 / count) for k, v in info.items()}
         metrics.update(updates=jnp.sum(stepped.astype(jnp.int32)), kl_stopped=stopped)
         return state, metrics
 

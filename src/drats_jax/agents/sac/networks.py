@@ -10,7 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from drats_jax.agents.common import ACTOR_HEAD_SCALE, CRITIC_HEAD_SCALE, MLP
+from drats_jax.agents.common import ACTOR_HEAD_SCALE, CRITIC_HEAD_SCALE, MLP, sum_last
 
 
 class Actor(nn.Module):
@@ -85,4 +85,4 @@ def tanh_gaussian_sample(rng: jax.Array, mean: jax.Array, log_std: jax.Array):
     u = mean + jnp.exp(log_std) * noise
     log_normal = -0.5 * noise**2 - log_std - _HALF_LOG_2PI
     log_det = 2.0 * (_LOG_2 - u - jax.nn.softplus(-2.0 * u))
-    return jnp.tanh(u), jnp.sum(log_normal - log_det, axis=-1)
+    return jnp.tanh(u), sum_last(log_normal - log_det)

@@ -23,6 +23,7 @@ from jax import lax
 
 from drats_jax import buffer as replay
 from drats_jax import loop
+from drats_jax.agents.common import mean
 from drats_jax.agents.sac.update import SACState, make_sac
 from drats_jax.allocation import AllocationShortcuts, AllocationState
 from drats_jax.allocation import state_specs as alloc_specs
@@ -85,7 +86,7 @@ def make_train(config: TrainConfig, env, sampler: Sampler | None = None, mesh: M
             return agent_state, data.mean(metrics)
 
         agent_state, metrics = lax.scan(one, agent_state, jax.random.split(rng, config.updates_per_step))
-        return agent_state, jax.tree.map(jnp.mean, metrics)
+        return agent_state, jax.tree.map(mean, metrics)
 
     def vector_step(state: TrainState, learn: bool):
         rng, k_act, k_reset, k_update = jax.random.split(state.rng, 4)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from drats_jax.agents.common import adam, task_conditioned
+from drats_jax.agents.common import adam, mean, task_conditioned
 from drats_jax.agents.sac import losses
 from drats_jax.agents.sac.networks import Actor, TwinCritic, tanh_gaussian_sample
 from drats_jax.buffer import Transition
@@ -85,10 +85,10 @@ class SAC(NamedTuple):
     def act(self, state: SACState, obs: jax.Array, task_id: jax.Array, rng: jax.Array,
             deterministic: bool = False) -> jax.Array:
         """obs f32[B, O], task_id i32[B] -> action f32[B, A] in (-1, 1)."""
-        mean, log_std = self.actor.apply(state.actor_params, task_conditioned(obs, task_id, self.num_tasks))
+        mu, log_std = self.actor.apply(state.actor_params, task_conditioned(obs, task_id, self.num_tasks))
         if deterministic:
-            return jnp.tanh(mean)
-        action, _ = tanh_gaussian_sample(rng, mean, log_std)
+            return jnp.tanh(mu)
+        action, _ = tanh_gaussian_sample(rng, mu, log_std)
         return action
 
     def update(self, state: SACState, batch: Transition, rng: jax.Array):
@@ -127,8 +127,8 @@ class SAC(NamedTuple):
             "q_mean": c_info["q_mean"],
             "actor_loss": a_loss,
             "alpha_loss": t_loss,
-            "entropy": -jnp.mean(logp),
-            "alpha_mean": jnp.mean(jnp.exp(log_alpha)),
+            "entropy": -mean(logp),
+            "alpha_mean": mean(jnp.exp(log_alpha)),
         }
         return new, metrics
 
