@@ -62,6 +62,8 @@ from metaworld_jax.host_sim import STATE_SPEC
 from metaworld_jax.backends import scene_adapter
 from metaworld_jax.backends.scene_adapter import AdapterOptions
 
+from benchmarks import common
+
 RESULTS = Path(__file__).parent / "results"
 
 _NONE = {"prisms": False, "hulls": False, "margins": False, "floor": False, "iterations": None, "ls_iterations": None,
@@ -281,7 +283,7 @@ def _read_lines(path: str) -> list[str]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = common.arg_parser("python -m benchmarks.adapter_effect", __doc__)
     parser.add_argument("--tasks", default="mt50", help="mt10, mt50 or a comma-separated list of tasks")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
                         help="scene variants to run (stock always runs: the others are compared with it)")

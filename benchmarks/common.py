@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import importlib.metadata
 import json
@@ -138,3 +139,19 @@ def save_figure(fig, path: Path, title: str, dpi: int = 100) -> Path:
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows every option's default, also of options without a help text."""
+
+    def _format_action(self, action):
+        if action.help is None and action.option_strings and action.nargs != 0:
+            action.help = "default: %(default)s"
+        return super()._format_action(action)
+
+
+def arg_parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    """A benchmark's command line: its module docstring's first paragraph as the description
+    (whole sentences), every option's default in --help."""
+    first = " ".join(doc.strip().split("\n\n")[0].split())
+    return argparse.ArgumentParser(prog=prog, description=first, formatter_class=_HelpFormatter)

@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import common
+
 CASES = ("step-1", "step-mt10", "step-mt50", "train-mt10", "parts")
 TASKS = {"step-1": "reach-v3", "step-mt10": "mt10", "step-mt50": "mt50"}
 PART_SCENE_TASK = "reach-v3"
@@ -232,8 +234,7 @@ def run_case(case: str, backend: str, args) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.compile", description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = common.arg_parser("python -m benchmarks.compile", __doc__)
     ap.add_argument("--backends", nargs="+", default=["mjx", "warp"], choices=["mjx", "warp"])
     ap.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
     ap.add_argument("--slots-per-task", type=int, default=8, help="slots (one block) per task in the step cases")
@@ -250,7 +251,6 @@ def main(argv=None) -> int:
         print(_RESULT + json.dumps(worker(args.worker, args.backend, args.slots_per_task)), flush=True)
         return 0
 
-    from benchmarks import common
     from metaworld_jax.backends import mjx as mjx_backend
 
     record = common.Record("compile", {"label": args.label, "slots_per_task": args.slots_per_task,

@@ -34,6 +34,8 @@ import time
 
 import numpy as np
 
+from benchmarks import common
+
 SECTIONS = ("scenes", "policies", "speed", "peers")
 MIN_KEPT = 0.9  # the bar: >= 90% of the goals on which metaworld's policy succeeds
 
@@ -224,7 +226,7 @@ def suite_of(s: str):
 def main(argv=None) -> int:
     from drats_jax.devices import GPU_BACKEND
 
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.gpu", description=__doc__.splitlines()[0])
+    ap = common.arg_parser("python -m benchmarks.gpu", __doc__)
     ap.add_argument("--backends", nargs="+", default=[GPU_BACKEND], choices=["mjx", "warp"])
     ap.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     ap.add_argument("--suites", nargs="+", default=["mt10", "mt50"], help="mt10, mt50 or comma lists of tasks")
@@ -242,7 +244,6 @@ def main(argv=None) -> int:
         ap.error("--batches, --block-size, --steps and --repeats must be >= 1, --policy-goals in 1..50")
 
     import metaworld_jax
-    from benchmarks import common
 
     try:
         for s in args.suites + [args.policy_suite]:

@@ -34,6 +34,8 @@ import time
 from collections import deque
 from pathlib import Path
 
+from benchmarks import common
+
 REPO = Path(__file__).resolve().parents[1]
 MIN_STAGE_S = 20  # a stage is not started with less time than this left
 KILL_GRACE_S = 5  # seconds between SIGTERM and SIGKILL for a stage past its budget
@@ -231,7 +233,7 @@ def _child(args) -> int:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__.splitlines()[0])
+    ap = common.arg_parser("python -m benchmarks.gpu_check", __doc__)
     ap.add_argument("--out", type=Path, default=None, help="output folder (default benchmarks/results/gpu-check-<time>)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes on a CPU (CI)")
     ap.add_argument("--budget", type=float, default=None, help="seconds for all stages (default 480; --quick 900)")

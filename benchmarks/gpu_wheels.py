@@ -33,6 +33,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+from benchmarks import common
+
 REPO = Path(__file__).resolve().parents[1]
 REQUIREMENTS = REPO / "requirements" / "device.txt"
 STASH = Path("/tmp/drats-jax-wheels")
@@ -165,7 +167,7 @@ def install(src: Path, target: Path, stash_dir: Path = STASH, python: str = sys.
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.gpu_wheels", description=__doc__.splitlines()[0])
+    ap = common.arg_parser("python -m benchmarks.gpu_wheels", __doc__)
     ap.add_argument("action", choices=["download", "resets", "stash", "install"])
     ap.add_argument("--dir", type=Path, default=REPO / ".whl", help="carry folders DIR/1 .. DIR/N (git-ignored)")
     ap.add_argument("--part-mib", type=float, default=56.0, help="largest part (MiB); a call carries <= 64 MiB "

@@ -59,7 +59,8 @@ NUM_TASKS = 10
 
 
 def _parse(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="benchmarks/mtsac_peer.py", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="benchmarks/mtsac_peer.py", description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--seed", type=int, required=True, help="training seed (networks, buffer, env generators)")
     ap.add_argument("--env-seed", type=int, default=0, help="benchmark seed fixing the goals (metaworld.MT10)")
     ap.add_argument("--total-steps", type=int, required=True, help="env steps (all tasks), warm-up included")

@@ -3,13 +3,13 @@
     python -m benchmarks.report                       # newest bench-cpu-*.json and bench-mt50-*.json
     python -m benchmarks.report --presets cpu         # only the cpu preset
     python -m benchmarks.report --files benchmarks/results/bench-cpu-20261121-231807.json
-    python -m benchmarks.report --update-readme README.md
+    python -m benchmarks.report --update docs/benchmarks.md
     python -m benchmarks.report --no-learning         # without the learning section
 
 Also appends the learning sections (benchmarks/learning/) from the newest learning-*.json with
 the SAC sections (single, mt10) and the newest with the PPO section (``make bench-ppo``), or
 from ``--learning-file``. Prints the table and writes it to benchmarks/results/README_table.md.
-With --update-readme, also replaces the text between the lines ``<!-- bench-table:start -->``
+With --update FILE (docs/benchmarks.md), also replaces the text between the lines ``<!-- bench-table:start -->``
 and ``<!-- bench-table:end -->`` of that file (the markers must already be there; nothing else in
 the file is touched).
 """
@@ -21,6 +21,7 @@ import json
 import sys
 from pathlib import Path
 
+from benchmarks import common
 from benchmarks.common import RESULTS
 from benchmarks.learning import markdown
 from benchmarks.run import validate
@@ -152,6 +153,7 @@ def render_learning(path: Path, only: tuple[str, ...] = markdown.SECTIONS) -> st
 
 
 def update_readme(readme: Path, table: str) -> None:
+    """Replace the text between the bench-table markers of ``readme`` (any markdown file)."""
     text = readme.read_text()
     if START not in text or END not in text:
         raise SystemExit(f"{readme}: add the lines {START} and {END} where the table goes")
@@ -197,12 +199,13 @@ def _window_text(training: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.splitlines()[0])
+    ap = common.arg_parser("python -m benchmarks.report", __doc__)
     ap.add_argument("--results-dir", default=str(RESULTS))
     ap.add_argument("--presets", nargs="+", default=["cpu", "mt50"], help="newest result of each (default cpu mt50)")
     ap.add_argument("--files", nargs="+", default=None, help="explicit result JSONs instead of the newest")
     ap.add_argument("--out", default=None, help="markdown output (default <results-dir>/README_table.md)")
-    ap.add_argument("--update-readme", default=None, metavar="README", help="also splice the table into README")
+    ap.add_argument("--update", "--update-readme", dest="update", default=None, metavar="FILE",
+                    help="also splice the tables into FILE between its bench-table markers (docs/benchmarks.md)")
     ap.add_argument("--learning-file", nargs="+", default=None, help="these learning-*.json instead of the newest")
     ap.add_argument("--no-learning", action="store_true", help="leave the learning section out")
     args = ap.parse_args(argv)
@@ -225,9 +228,9 @@ def main(argv=None) -> int:
     out.write_text(table)
     print(table)
     print(f"wrote {out}", file=sys.stderr)
-    if args.update_readme:
-        update_readme(Path(args.update_readme), table)
-        print(f"updated {args.update_readme}", file=sys.stderr)
+    if args.update:
+        update_readme(Path(args.update), table)
+        print(f"updated {args.update}", file=sys.stderr)
     return 0
 
 

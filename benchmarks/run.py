@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import common
 from benchmarks.breakdown import bench_breakdown
 from benchmarks.timing import block, compile_timed, log, summary
 from benchmarks.training import bench_training, ppo_config
@@ -442,7 +443,7 @@ def run_preset(preset: str, sections=SECTIONS, backend: str = "mujoco", out_dir:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    ap = common.arg_parser("python -m benchmarks.run", __doc__)
     ap.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     ap.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     ap.add_argument("--backend", default="mujoco", help="metaworld_jax physics backend")

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax.traverse_util import flatten_dict, unflatten_dict
 
+from benchmarks import common
 from benchmarks.common import write
 from drats_jax.agents.sac import make_sac
 from drats_jax.config import SACConfig
@@ -41,7 +42,7 @@ TOLERANCE = 1e-4  # relative, float32 after K steps
 
 
 def _parse(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.sac_update_check", description=__doc__.splitlines()[0])
+    ap = common.arg_parser("python -m benchmarks.sac_update_check", __doc__)
     ap.add_argument("--peer-python", default=str(REPO / ".venv-bench" / "bin" / "python"))
     ap.add_argument("--steps", type=int, default=20, help="gradient steps K")
     ap.add_argument("--batch-size", type=int, default=256)

@@ -38,7 +38,8 @@ from peer_common import Evaluator, eval_points, fresh_output, versions  # benchm
 
 
 def _parse(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="benchmarks/sbx_sac.py", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="benchmarks/sbx_sac.py", description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--task", required=True, help="a metaworld v3 task, e.g. reach-v3")
     ap.add_argument("--seed", type=int, required=True, help="training seed (networks, buffer, goal draws)")
     ap.add_argument("--env-seed", type=int, default=0, help="benchmark seed fixing the 50 goals (metaworld.MT1)")

@@ -28,7 +28,8 @@ from peer_common import versions  # benchmarks/peer_common.py
 
 
 def _parse(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="benchmarks/sbx_sac_updates.py", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="benchmarks/sbx_sac_updates.py", description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--steps", type=int, default=20, help="gradient steps K")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--obs-size", type=int, default=39, help="env observation size (metaworld: 39)")

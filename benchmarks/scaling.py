@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import common
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -69,7 +71,7 @@ def measure(devices=(1, 2, 4), tasks: str = "mt10", backend: str = "mujoco", num
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = common.arg_parser("python -m benchmarks.scaling", __doc__)
     p.add_argument("--devices", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--tasks", default="mt10")
     p.add_argument("--backend", default="mujoco")

@@ -70,7 +70,10 @@ def section(result: dict, source: str, only: tuple[str, ...] = SECTIONS) -> str:
         if result.get(name) and result[name].get("verdicts") and "difference_counts" not in result[name]:
             result[name] = add_differences(copy.deepcopy(result[name]), result["config"].get("reps") or 2000)
     m, v, cfg = result["machine"], result["versions"], result["config"]
-    lines = [f"### Learning{' (quick smoke run: budgets too small to mean anything)' if cfg.get('quick') else ''}",
+    titles = {"single": "single-task SAC against sbx-rl", "mt10": "MT10, task samplers and replay samplings",
+              "ppo": "single-task PPO against Stable-Baselines3"}
+    title = "; ".join(titles[k] for k in titles if result.get(k))
+    lines = [f"### Learning: {title}{' (quick smoke run: budgets too small to mean anything)' if cfg.get('quick') else ''}",
              "",
              f"{m.get('cpu_count')} CPU cores" + (f" ({m['processor']})" if m.get("processor") else "")
              + f"; jax {v.get('jax')}, mujoco {v.get('mujoco')}, metaworld {v.get('metaworld')}; commit "

@@ -35,7 +35,7 @@ def check_available(name: str) -> None:
         if not supports_impl("warp"):
             raise ValueError(
                 "backend 'warp' needs a mujoco-mjx with impl='warp' and warp-lang (an NVIDIA GPU "
-                "environment; see README 'GPU backends'); this environment offers backends 'mujoco' and 'mjx'"
+                "environment; see docs/environments.md); this environment offers backends 'mujoco' and 'mjx'"
             )
 
 
