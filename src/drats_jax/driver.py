@@ -103,9 +103,9 @@ def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
     The saved config.json holds the resolved trainer config (warm-up, sampler window)."""
     import pathlib  # noqa: PLC0415
 
-    from drats_jax import checkpoint, cli, distributed, processes  # noqa: PLC0415
+    from drats_jax import checkpoint, cli, distributed, flags, processes  # noqa: PLC0415
 
-    cfg = distributed.parse_args(argv)  # the same on every process, or one line on each
+    cfg = flags.parse_agreed(argv)  # the same on every process, or one line on each
     distributed.check_joined(cfg.num_processes)
     mesh = _mesh(cfg)
     cfg = dataclasses.replace(cfg, mesh=None if mesh is None else str(mesh))  # recorded in the fingerprint
