@@ -5,7 +5,8 @@ what to train on, where to write, how often to evaluate and checkpoint) wraps th
 trainer's :class:`~drats_jax.config.TrainConfig`. ``tyro`` turns them into flags (help
 texts are the field comments); :func:`cpu_default` is the default run, sized for a 2-core
 CPU. Every user error is raised as :class:`UsageError` with a one-line message, before
-anything is compiled; ``python -m drats_jax.train`` prints it and exits with code 2.
+anything is compiled (:class:`~drats_jax.errors.UsageError`, also importable from here);
+``python -m drats_jax.train`` prints it and exits with code 2.
 """
 
 from __future__ import annotations
@@ -26,10 +27,8 @@ from typing import Any
 import tyro
 
 from drats_jax.config import PPOConfig, SACConfig, SamplerConfig, TrainConfig
-from drats_jax.errors import UsageError, one_line
+from drats_jax.errors import UsageError, one_line  # cli.UsageError: the same class, for callers of cli
 from drats_jax.flags import flag_value, flatten
-
-__all__ = ["RunConfig", "UsageError", "parse_args"]  # UsageError: re-exported (drats_jax.errors)
 
 CONFIG_FILE = "config.json"
 # How this process joins a multi-process run (drats_jax.distributed): not part of the run itself.

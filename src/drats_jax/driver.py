@@ -3,7 +3,7 @@ chunk by chunk with logging, evaluation, checkpoints, the divergence stop and th
 stop. ``python -m drats_jax.train`` is :func:`main`.
 
 Python only runs between chunks; everything inside a chunk is one jitted program of the
-learner's loop (:mod:`drats_jax.agents.sac.train`).
+shared loop (:mod:`drats_jax.trainer`) around the learner named by ``--algo``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 
 from drats_jax import chunk_loop
 from drats_jax.agents import make_train
-from drats_jax.loop import Trainer
+from drats_jax.trainer import Trainer
 from drats_jax.safety import Diverged, StopRequest
 
 
