@@ -7,7 +7,8 @@ A learner (:class:`Learner`, e.g. :mod:`drats_jax.agents.sac.train`) supplies on
 logic: its state pytree, how it acts, what it keeps of a vector step and how it learns. The
 trainer owns the rest: validation and sizes (:func:`drats_jax.config.resolve`), the sampler and
 the task allocation (:mod:`drats_jax.allocation`), the random-action warm-up, the scan over
-vector steps, chunk metrics, the divergence check and the sharded programs.
+vector steps, chunk metrics, the divergence check and the jitted (on a mesh, sharded) programs
+of training, checkpoint restore and evaluation.
 
 One *vector step* (one lax.scan iteration), in order:
   1. split the run's key: (rng, k_act, k_reset, *the learner's keys)
@@ -161,6 +162,27 @@ class Trainer:
 
         init_placed.sharded = init_sharded  # for jax.eval_shape (checkpoint restore)
         return init_placed, warm, chunk
+
+    def abstract_state(self, keys: jax.Array):
+        """The seed-vmapped state's shapes for keys[S] (and, on a mesh, its shardings): what a
+        checkpoint is restored into and a program is compiled for. Traces, compiles nothing."""
+        if self.mesh is None:
+            return jax.eval_shape(jax.vmap(self.init), keys)
+        init, _, _ = self.jitted(keys.shape[0])
+        shapes = jax.eval_shape(init.sharded, keys)
+        return jax.tree.map(lambda x, sh: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sh), shapes,
+                            self.state_shardings(shapes, keys.shape[0]))
+
+    def evaluator(self, episodes: int):
+        """evaluate(agent states [S]) -> per-seed results, jitted; on a mesh, seeds split over
+        ``seed`` and each task's episodes over ``data`` (results psum'd once, replicated)."""
+        from drats_jax import evaluate as evaluation  # noqa: PLC0415  (the evaluation imports jax only)
+
+        if self.mesh is None:
+            return jax.jit(jax.vmap(evaluation.make_evaluate(self.env, self.agent, episodes)))
+        fn = jax.vmap(evaluation.make_evaluate(self.env, self.agent, episodes, DataAxis(self.mesh.data)))
+        rep = mesh_lib.specs(seeds=True, sharded=False)
+        return mesh_lib.shard(fn, mesh_lib.make_mesh(self.mesh), (rep,), rep)
 
     def state_shardings(self, abstract_state, num_seeds: int | None = None):
         """NamedShardings of a state (e.g. jax.eval_shape of init) on this trainer's mesh."""
