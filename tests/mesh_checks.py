@@ -190,12 +190,10 @@ def sac_learns() -> dict:
 def evaluation_split() -> dict:
     """Evaluation with each task's 4 episodes split over data=2 (and seeds over seed=2) vs the
     one-device evaluation of the same agent states: largest gap per result key."""
-    from drats_jax.driver import evaluator  # noqa: PLC0415
-
     _, state, _ = _run(None, 2)
     agent = jax.device_get(state.agent)
-    ref = jax.device_get(evaluator(make_train(CFG, ENV), ENV, 4)(agent))
-    got = jax.device_get(evaluator(make_train(CFG, ENV, mesh=MeshSpec(seed=2, data=2)), ENV, 4)(agent))
+    ref = jax.device_get(make_train(CFG, ENV).evaluator(4)(agent))
+    got = jax.device_get(make_train(CFG, ENV, mesh=MeshSpec(seed=2, data=2)).evaluator(4)(agent))
     return {k: float(np.max(np.abs(np.asarray(got[k]) - np.asarray(ref[k])))) for k in ref} | {
         "return_mean": float(np.mean(ref["return"]))}
 

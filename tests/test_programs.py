@@ -12,7 +12,7 @@ import sys
 
 import chex
 
-from drats_jax import driver, evaluate, loop
+from drats_jax import driver, evaluate, trainer
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 RUN = ["--tasks", "reach-v3,push-v3", "--seeds", "2", "--eval-episodes", "2", "--no-progress",
@@ -24,14 +24,14 @@ RUN = ["--tasks", "reach-v3,push-v3", "--seeds", "2", "--eval-episodes", "2", "-
 
 def test_a_cli_run_traces_each_program_once(tmp_path, monkeypatch):
     """init, warm-up, the learning chunk (8 calls) and the evaluation (4 calls) trace once each."""
-    jitted = loop.Trainer.jitted
+    jitted = trainer.Trainer.jitted
 
     def counted_jitted(self, num_seeds=None):
         once = {name: chex.assert_max_traces(getattr(self, name), n=1) for name in ("init", "warmup", "run_chunk")}
         return jitted(dataclasses.replace(self, **once), num_seeds)
 
     make_evaluate = evaluate.make_evaluate
-    monkeypatch.setattr(loop.Trainer, "jitted", counted_jitted)
+    monkeypatch.setattr(trainer.Trainer, "jitted", counted_jitted)
     monkeypatch.setattr(evaluate, "make_evaluate",
                         lambda *a, **k: chex.assert_max_traces(make_evaluate(*a, **k), n=1))
     assert driver.main([*RUN, "--out", str(tmp_path / "run")]) == 0

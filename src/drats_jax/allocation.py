@@ -1,7 +1,9 @@
-"""Task allocation: which task every env slot runs, shared by every learner's loop.
+"""Task allocation and the vector env: which task every env slot runs, and the stepping and
+autoreset of all E slots, shared by every learner (through :mod:`drats_jax.trainer`).
 
-The learner only chooses actions; this module steps the env slots and decides what they
-run. One call of ``step`` is one *vector step* of E slots, in this order:
+This module is the vector env: the learner only chooses actions; this module steps the env
+slots, autoresets the finished ones and decides which task they run next. One call of
+``step`` is one *vector step* of E slots, in this order:
 
   1. step every slot (``jax.vmap(env.step)``) with the learner's actions,
   2. add the step to each task's env-step count, and the episodes that finished to the

@@ -5,7 +5,8 @@ what to train on, where to write, how often to evaluate and checkpoint) wraps th
 trainer's :class:`~drats_jax.config.TrainConfig`. ``tyro`` turns them into flags (help
 texts are the field comments); :func:`cpu_default` is the default run, sized for a 2-core
 CPU. Every user error is raised as :class:`UsageError` with a one-line message, before
-anything is compiled; ``python -m drats_jax.train`` prints it and exits with code 2.
+anything is compiled (:class:`~drats_jax.errors.UsageError`, also importable from here);
+``python -m drats_jax.train`` prints it and exits with code 2.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any
 import tyro
 
 from drats_jax.config import PPOConfig, SACConfig, SamplerConfig, TrainConfig
+from drats_jax.errors import UsageError, one_line  # cli.UsageError: the same class, for callers of cli
+from drats_jax.flags import flag_value, flatten
 
 CONFIG_FILE = "config.json"
 # How this process joins a multi-process run (drats_jax.distributed): not part of the run itself.
@@ -33,10 +36,6 @@ PROCESS_FIELDS = ("coordinator", "num_processes", "process_id", "coordinator_tim
 # RunConfig fields that may change when resuming (they do not change what is computed).
 RESUMABLE_CHANGES = ("out", "resume", "progress", "wandb", "wandb_project", "checkpoint_interval",
                      "keep_checkpoints", "gpu_memory_fraction") + PROCESS_FIELDS
-
-
-class UsageError(Exception):
-    """A user error; str(error) is one line. The CLI prints it and exits with code 2."""
 
 
 def cpu_train_config() -> TrainConfig:
@@ -224,7 +223,7 @@ def load_config(folder: pathlib.Path, action: str = "resume") -> RunConfig:
     except FileNotFoundError:
         raise UsageError(f"cannot {action} {folder}: no {CONFIG_FILE} there (not a run folder?)") from None
     except (OSError, ValueError, TypeError) as exc:
-        raise UsageError(f"cannot {action} {folder}: unreadable {CONFIG_FILE}: {_one_line(exc)}") from None
+        raise UsageError(f"cannot {action} {folder}: unreadable {CONFIG_FILE}: {one_line(exc)}") from None
 
 
 def fixed_config(cfg: RunConfig) -> dict:
@@ -232,20 +231,9 @@ def fixed_config(cfg: RunConfig) -> dict:
     return {k: v for k, v in to_dict(cfg).items() if k not in RESUMABLE_CHANGES}
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
 def check_resumable(saved: RunConfig, given: RunConfig) -> None:
     """Refuses a resume whose config changes anything but logging / checkpoint cadence."""
-    a, b = _flatten(to_dict(saved)), _flatten(to_dict(given))
+    a, b = flatten(to_dict(saved)), flatten(to_dict(given))
     diffs = [k for k in a if k not in RESUMABLE_CHANGES and a[k] != b.get(k)]
     if diffs:
         shown = ", ".join(f"{k}={b.get(k)!r} (saved: {a[k]!r})" for k in diffs[:3])
@@ -253,11 +241,6 @@ def check_resumable(saved: RunConfig, given: RunConfig) -> None:
 
 
 # ---------------------------------------------------------------------- parsing
-
-
-def _one_line(exc: BaseException | str) -> str:
-    text = str(exc).strip()
-    return " ".join(text.split()) or type(exc).__name__
 
 
 def _tyro_error(captured: str) -> str:
@@ -273,17 +256,6 @@ def _tyro_error(captured: str) -> str:
     return " ".join(" ".join(lines).split()) or "invalid arguments (see --help)"
 
 
-def _flag_value(argv: list[str], flag: str) -> str | None:
-    """The value of ``--flag VALUE`` or ``--flag=VALUE`` in argv (last one wins), else None."""
-    value = None
-    for i, a in enumerate(argv):
-        if a == flag and i + 1 < len(argv):
-            value = argv[i + 1]
-        elif a.startswith(flag + "="):
-            value = a.split("=", 1)[1]
-    return value
-
-
 def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.train") -> RunConfig:
     """argv -> validated RunConfig (with ``resume`` set, the saved config overridden by argv).
 
@@ -292,8 +264,8 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.t
     argv = list(sys.argv[1:] if argv is None else argv)
     default = RunConfig()
     saved = None
-    resume = _flag_value(argv, "--resume")
-    preset = _flag_value(argv, "--preset")
+    resume = flag_value(argv, "--resume")
+    preset = flag_value(argv, "--preset")
     if preset is not None and resume is None:
         if preset not in PRESETS:
             raise UsageError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
@@ -311,7 +283,7 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.t
     if saved is not None:
         check_resumable(saved, cfg)
     elif cfg.train.algo == "ppo" and preset is None and all(
-            _flag_value(argv, f) is None for f in ("--train.warmup-env-steps", "--train.warmup-per-task")):
+            flag_value(argv, f) is None for f in ("--train.warmup-env-steps", "--train.warmup-per-task")):
         # The CPU default's random warm-up fills SAC's replay ring; PPO learns from its first rollout.
         cfg = dataclasses.replace(cfg, train=cfg.train.replace(warmup_env_steps=None, warmup_per_task=None))
     check_names(cfg)
@@ -320,7 +292,7 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m drats_jax.t
 
 def backend_given(argv: list[str]) -> bool:
     """Whether the command line chooses the physics backend (--backend, or --resume of a saved run)."""
-    return _flag_value(argv, "--backend") not in (None, "None") or _flag_value(argv, "--resume") is not None
+    return flag_value(argv, "--backend") not in (None, "None") or flag_value(argv, "--resume") is not None
 
 
 def _machine_backend(cfg: RunConfig) -> RunConfig:
@@ -355,7 +327,7 @@ def run_tyro(cls: type, argv: list[str], prog: str, description: str, default: A
             raise
         raise UsageError(_tyro_error(err.getvalue())) from None
     except ValueError as exc:
-        raise UsageError(_one_line(exc)) from None
+        raise UsageError(one_line(exc)) from None
 
 
 def check_names(cfg: RunConfig) -> tuple[str, ...]:
@@ -370,7 +342,7 @@ def check_names(cfg: RunConfig) -> tuple[str, ...]:
                              f"got {cfg.block_size} with --backend {cfg.backend}")
         names, _ = metaworld_jax.resolve_tasks(cfg.tasks)
     except ValueError as exc:
-        raise UsageError(_one_line(exc)) from None
+        raise UsageError(one_line(exc)) from None
     return names
 
 
@@ -405,7 +377,7 @@ def create_out_folder(out: pathlib.Path) -> None:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise UsageError(f"output folder {out} cannot be written: {_one_line(exc)}") from None
+        raise UsageError(f"output folder {out} cannot be written: {one_line(exc)}") from None
 
 
 def setup_compile_cache() -> str | None:

@@ -1,7 +1,7 @@
 """Every hyperparameter of a training run, with its default, as frozen dataclasses.
 
 Validation happens in ``__post_init__`` (checks that need only the config) and in
-:func:`validate_for_env` (checks that need the number of tasks N or the env), which
+:func:`validate_for_env` (every check that needs the env or the device mesh), which
 ``make_train`` calls before anything is traced, so a bad config fails with a clear
 ``ValueError`` instead of an XLA error after minutes of compiling.
 
@@ -191,6 +191,9 @@ class PPOConfig:
     hidden_width: int = 400  # units per hidden layer (actor and critic)
     hidden_depth: int = 3  # hidden layers
     multi_head: bool = True  # one output head per task (actor and critic); False: one shared head
+    # Initialisers: "reference" (He-uniform, small uniform output layers, as SAC's default) or
+    # "lecun" (flax's Dense default): see drats_jax.agents.common.
+    init_scheme: str = "reference"
     lr: float = 5e-4  # Adam, actor and critic
     adam_eps: float = 1e-5
     max_grad_norm: float | None = 1.0  # global-norm clip per network; None: no clip
@@ -229,6 +232,8 @@ class PPOConfig:
         _in_unit("ppo.gae_lambda", self.gae_lambda)
         if self.entropy_coef < 0:
             raise ValueError(f"ppo.entropy_coef must be >= 0, got {self.entropy_coef}")
+        if self.init_scheme not in NETWORK_INITS:
+            raise ValueError(f"ppo.init_scheme must be one of {NETWORK_INITS}, got {self.init_scheme!r}")
         if self.advantage_norm not in ADVANTAGE_NORMALIZATION:
             raise ValueError(f"ppo.advantage_norm must be one of {ADVANTAGE_NORMALIZATION}, got {self.advantage_norm!r}")
         if self.bootstrap_truncation not in TRUNCATION_BOOTSTRAP:
@@ -286,10 +291,8 @@ class TrainConfig:
         if self.buffer_sampling not in BUFFER_SAMPLING:
             raise ValueError(f"buffer_sampling must be one of {BUFFER_SAMPLING}, got {self.buffer_sampling!r}")
         if self.algo == "sac" and self.buffer_capacity < self.sac.batch_size:
-            raise ValueError(
-                f"buffer_capacity ({self.buffer_capacity}) is smaller than one batch "
-                f"(sac.batch_size={self.sac.batch_size})"
-            )
+            raise ValueError(f"buffer_capacity ({self.buffer_capacity}) is smaller than one batch "
+                             f"(sac.batch_size={self.sac.batch_size})")
         if self.warmup_env_steps is not None and self.warmup_env_steps >= self.total_env_steps:
             raise ValueError(f"warmup_env_steps ({self.warmup_env_steps}) must be < total_env_steps "
                              f"({self.total_env_steps})")
@@ -311,50 +314,72 @@ class TrainConfig:
         return math.gcd(num_envs, int(env_block_size)) if self.task_block is None else int(self.task_block)
 
 
-def validate_for_env(config: TrainConfig, env: Any) -> None:
-    """Checks that need the env (N tasks, sizes). Raises ValueError; traces nothing."""
+def validate_for_env(config: TrainConfig, env: Any, mesh: Any = None) -> None:
+    """Every check that needs the env (N tasks, sizes) or the device mesh, in one place (the
+    config-only checks are the dataclasses' ``__post_init__``). Raises ValueError (one line
+    naming the flag); traces nothing. ``mesh``: a :class:`drats_jax.mesh.MeshSpec` or None."""
     n = int(getattr(env, "num_tasks", 0))
     if n <= 0:
         raise ValueError(f"the env has {n} tasks; need at least one task")
     for attr in ("observation_size", "action_size", "episode_length", "num_goals"):
         if int(getattr(env, attr, 0)) <= 0:
             raise ValueError(f"env.{attr} must be > 0, got {getattr(env, attr, None)!r}")
-    s = config.sampler
-    eps = s.resolved_eps(n)
-    if eps > 1.0 / n:
-        raise ValueError(
-            f"sampler.eps={eps} is larger than 1/N = {1.0 / n:.6g} for N={n} tasks: "
-            "no distribution can give every task that much probability"
-        )
-    if s.name == "smt" and not 1 <= s.resolved_num_active(n) <= n:
-        raise ValueError(f"sampler.smt_num_active must be in [1, N={n}], got {s.smt_num_active}")
+    _check_sampler(config.sampler, n)
     e = config.resolved_num_envs(n)
-    if config.algo == "sac" and config.buffer_sampling == "uniform" and config.buffer_capacity % e != 0:
-        raise ValueError(
-            f"buffer_capacity ({config.buffer_capacity}) must be a multiple of num_envs ({e}): "
-            "each vector step writes one contiguous block of num_envs rows into the ring"
-        )
-    if config.algo == "sac" and config.buffer_sampling == "per_task" and (
-            config.buffer_capacity % n != 0 or config.buffer_capacity // n < e):
-        raise ValueError(
-            f"buffer_capacity ({config.buffer_capacity}) must be a multiple of the {n} tasks with at least "
-            f"num_envs ({e}) rows per task: per_task replay keeps one ring of capacity/N rows per task"
-        )
+    _check_replay(config, n, e)
     block = config.resolved_task_block(e, getattr(env, "block_size", 1))
     if e % block != 0:
         raise ValueError(f"num_envs ({e}) must be a multiple of task_block ({block}): slots draw tasks per block")
-    if config.algo == "sac" and config.buffer_capacity < config.sac.batch_size:
-        raise ValueError(
-            f"buffer_capacity ({config.buffer_capacity}) is smaller than one batch "
-            f"(sac.batch_size={config.sac.batch_size})"
-        )
     warmup = config.resolved_warmup_env_steps(n)
-    if warmup >= config.total_env_steps:
+    if config.warmup_env_steps is None and warmup >= config.total_env_steps:  # (a given one: __post_init__)
         raise ValueError(f"warmup_env_steps ({warmup}) must be < total_env_steps ({config.total_env_steps})")
     if config.total_env_steps - warmup < e:
-        raise ValueError(
-            f"total_env_steps - warmup_env_steps must cover at least one vector step of {e} slots"
-        )
+        raise ValueError(f"total_env_steps - warmup_env_steps must cover at least one vector step of {e} slots")
+    sizes = _sizes(config, env)
+    if config.algo == "ppo" and sizes.window_env_steps < config.ppo.num_minibatches:
+        raise ValueError(f"a PPO rollout (one sampler window, {sizes.window_env_steps} env steps) must hold at "
+                         f"least ppo.num_minibatches ({config.ppo.num_minibatches}) transitions")
+    if mesh is not None:
+        from drats_jax.mesh import validate_sizes  # noqa: PLC0415  (mesh imports jax)
+
+        validate_sizes(mesh, num_envs=e, task_block=block, algo=config.algo, batch_size=config.sac.batch_size,
+                       buffer_capacity=config.buffer_capacity,
+                       rings=n if config.buffer_sampling == "per_task" else 1,
+                       minibatch=sizes.window_env_steps // config.ppo.num_minibatches)
+    _check_learning_steps(config, sizes)
+
+
+def _check_sampler(s: SamplerConfig, n: int) -> None:
+    eps = s.resolved_eps(n)
+    if eps > 1.0 / n:
+        raise ValueError(f"sampler.eps={eps} is larger than 1/N = {1.0 / n:.6g} for N={n} tasks: "
+                         "no distribution can give every task that much probability")
+    if s.name == "smt" and not 1 <= s.resolved_num_active(n) <= n:
+        raise ValueError(f"sampler.smt_num_active must be in [1, N={n}], got {s.smt_num_active}")
+
+
+def _check_replay(config: TrainConfig, n: int, e: int) -> None:
+    """SAC's replay ring against N and E (its capacity against one batch: __post_init__)."""
+    if config.algo == "sac" and config.buffer_sampling == "uniform" and config.buffer_capacity % e != 0:
+        raise ValueError(f"buffer_capacity ({config.buffer_capacity}) must be a multiple of num_envs ({e}): "
+                         "each vector step writes one contiguous block of num_envs rows into the ring")
+    if config.algo == "sac" and config.buffer_sampling == "per_task" and (
+            config.buffer_capacity % n != 0 or config.buffer_capacity // n < e):
+        raise ValueError(f"buffer_capacity ({config.buffer_capacity}) must be a multiple of the {n} tasks with at "
+                         f"least num_envs ({e}) rows per task: per_task replay keeps one ring of capacity/N rows "
+                         "per task")
+
+
+def _check_learning_steps(config: TrainConfig, sizes: "Resolved") -> None:
+    """What is left after the warm-up must hold one PPO rollout (one sampler window) or one SAC vector step."""
+    e = sizes.num_envs
+    learn_steps = config.total_env_steps // e - sizes.warmup_steps
+    if config.algo == "ppo" and learn_steps < sizes.window_steps:
+        raise ValueError(f"total_env_steps={config.total_env_steps} leaves {max(learn_steps, 0) * e} env steps after "
+                         f"warm-up, less than one PPO rollout (one sampler window, {sizes.window_env_steps} env steps)")
+    if learn_steps < 1:
+        raise ValueError(f"total_env_steps={config.total_env_steps} leaves no learning step after "
+                         f"{sizes.warmup_steps} warm-up vector steps of {e} slots")
 
 
 @dataclass(frozen=True)
@@ -380,21 +405,23 @@ class Resolved:
         return self.warmup_steps * self.num_envs
 
 
-def resolve(config: TrainConfig, env: Any) -> tuple[TrainConfig, Resolved]:
-    """Validates ``config`` for ``env`` and fills its None defaults with the values used.
-
-    Returns (config with warmup_env_steps and sampler.interval set to what the loop runs,
-    the derived sizes). Saving the returned config records the resolved window and warm-up.
-    """
-    validate_for_env(config, env)
+def _sizes(config: TrainConfig, env: Any) -> Resolved:
     n = int(env.num_tasks)
     e = config.resolved_num_envs(n)
     warmup_steps = math.ceil(config.resolved_warmup_env_steps(n) / e)
     window_steps = max(math.ceil(config.sampler.resolved_interval(n) / e), int(env.episode_length))
-    sizes = Resolved(num_envs=e, task_block=config.resolved_task_block(e, getattr(env, "block_size", 1)),
-                     warmup_steps=warmup_steps, window_steps=window_steps)
-    if config.algo == "ppo" and sizes.window_env_steps < config.ppo.num_minibatches:
-        raise ValueError(f"a PPO rollout (one sampler window, {sizes.window_env_steps} env steps) must hold at "
-                         f"least ppo.num_minibatches ({config.ppo.num_minibatches}) transitions")
+    return Resolved(num_envs=e, task_block=config.resolved_task_block(e, getattr(env, "block_size", 1)),
+                    warmup_steps=warmup_steps, window_steps=window_steps)
+
+
+def resolve(config: TrainConfig, env: Any, mesh: Any = None) -> tuple[TrainConfig, Resolved]:
+    """Validates ``config`` for ``env`` and ``mesh`` (:func:`validate_for_env`) and fills its
+    None defaults with the values used.
+
+    Returns (config with warmup_env_steps and sampler.interval set to what the loop runs,
+    the derived sizes). Saving the returned config records the resolved window and warm-up.
+    """
+    validate_for_env(config, env, mesh)
+    sizes = _sizes(config, env)
     sampler = dataclasses.replace(config.sampler, interval=sizes.window_env_steps)
     return config.replace(warmup_env_steps=sizes.warmup_env_steps, sampler=sampler), sizes

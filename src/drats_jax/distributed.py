@@ -16,7 +16,7 @@ a JAX backend. Where the options come from, first match wins:
 Other launchers JAX can detect (Kubernetes, Cloud TPU, mpi4py) are not read here: pass the flags.
 One process (no options, or P = 1) joins nothing: today's single-process program.
 
-Every failure is one :class:`~drats_jax.cli.UsageError` line: a malformed option, a coordinator
+Every failure is one :class:`~drats_jax.errors.UsageError` line: a malformed option, a coordinator
 that cannot be reached, a join not complete within ``--coordinator-timeout`` seconds (JAX's own
 timeout aborts the process with a C++ trace, so a watchdog ends the process first with one line),
 and processes that disagree on the process count or on their number of devices.
@@ -34,7 +34,8 @@ import threading
 import time
 from collections.abc import Mapping
 
-from drats_jax.cli import UsageError, _flag_value
+from drats_jax.errors import UsageError
+from drats_jax.flags import flag_value, int_flag
 
 FLAGS = ("--coordinator", "--num-processes", "--process-id")
 DEFAULT_TIMEOUT_S = 60.0
@@ -79,16 +80,6 @@ def parse_address(address: str) -> tuple[str, int]:
     return (m.group(1) or m.group(3)), port
 
 
-def _int_flag(argv: list[str], flag: str) -> int | None:
-    text = _flag_value(argv, flag)
-    if text is None or text == "None":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise UsageError(f"{flag} must be an integer, got {text!r}") from None
-
-
 def options_from_argv(argv: list[str], environ: Mapping[str, str] | None = None) -> ProcessOptions | None:
     """The process options of a command line (flags), else of the cluster's environment, else None.
 
@@ -96,10 +87,10 @@ def options_from_argv(argv: list[str], environ: Mapping[str, str] | None = None)
     runs before the full parse, which may touch a JAX backend. Raises UsageError (one line).
     """
     environ = os.environ if environ is None else environ
-    coordinator = _flag_value(argv, "--coordinator")
+    coordinator = flag_value(argv, "--coordinator")
     coordinator = None if coordinator == "None" else coordinator
-    num, pid = _int_flag(argv, "--num-processes"), _int_flag(argv, "--process-id")
-    timeout = _flag_value(argv, "--coordinator-timeout")
+    num, pid = int_flag(argv, "--num-processes"), int_flag(argv, "--process-id")
+    timeout = flag_value(argv, "--coordinator-timeout")
     try:
         timeout_s = DEFAULT_TIMEOUT_S if timeout is None else float(timeout)
     except ValueError:
@@ -261,21 +252,6 @@ def check_topology(opts: ProcessOptions, timeout_s: float) -> None:
     if len(set(devices.values())) != 1:
         raise UsageError(f"the processes have different numbers of devices: {devices} (process: devices); "
                          "give every process the same number")
-
-
-def parse_args(argv: list[str] | None):
-    """cli.parse_args on every process of the run: a parse error on any process, or flags that
-    differ between processes (all but the process options), is the same one-line UsageError on
-    every process, instead of the others waiting forever in the first collective."""
-    from drats_jax import cli, processes  # noqa: PLC0415
-
-    parsed = {}
-    processes.collectively("parse", lambda: parsed.update(cfg=cli.parse_args(argv)))
-    cfg = parsed["cfg"]
-    flat = {k: v for k, v in cli._flatten(cli.to_dict(cfg)).items() if k not in cli.PROCESS_FIELDS}
-    processes.check_same("flags", flat, "the processes were started with different flags (only --process-id "
-                         "may differ)")
-    return cfg
 
 
 def join(argv: list[str], environ: Mapping[str, str] | None = None) -> ProcessOptions | None:

@@ -3,7 +3,7 @@ chunk by chunk with logging, evaluation, checkpoints, the divergence stop and th
 stop. ``python -m drats_jax.train`` is :func:`main`.
 
 Python only runs between chunks; everything inside a chunk is one jitted program of the
-learner's loop (:mod:`drats_jax.agents.sac.train`).
+shared loop (:mod:`drats_jax.trainer`) around the learner named by ``--algo``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import numpy as np
 
 from drats_jax import chunk_loop
 from drats_jax.agents import make_train
-from drats_jax.loop import Trainer
 from drats_jax.safety import Diverged, StopRequest
+from drats_jax.trainer import Trainer
 
 
 def run(trainer: Trainer, seed: int = 0, num_seeds: int | None = None, num_chunks: int | None = None,
@@ -103,9 +103,9 @@ def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
     The saved config.json holds the resolved trainer config (warm-up, sampler window)."""
     import pathlib  # noqa: PLC0415
 
-    from drats_jax import checkpoint, cli, distributed, processes  # noqa: PLC0415
+    from drats_jax import checkpoint, cli, distributed, flags, processes  # noqa: PLC0415
 
-    cfg = distributed.parse_args(argv)  # the same on every process, or one line on each
+    cfg = flags.parse_agreed(argv)  # the same on every process, or one line on each
     distributed.check_joined(cfg.num_processes)
     mesh = _mesh(cfg)
     cfg = dataclasses.replace(cfg, mesh=None if mesh is None else str(mesh))  # recorded in the fingerprint
@@ -135,7 +135,7 @@ def prepare(argv: list[str] | None = None, env: Any = None) -> Prepared:
     ckpt = checkpoint.Checkpointer(out / "checkpoints", cfg.keep_checkpoints, cli.fixed_config(cfg))
     resumed = None
     if resume and ckpt.latest_step() is not None:
-        abstract = _abstract_state(trainer, cfg)  # traces, compiles nothing
+        abstract = trainer.abstract_state(seed_keys(cfg))  # traces, compiles nothing
         try:
             resumed = ckpt.restore(abstract)
         except checkpoint.CheckpointError as exc:
@@ -158,29 +158,6 @@ def _mesh(cfg):
     except ValueError as exc:
         raise cli.UsageError(str(exc)) from None
     return None if spec.size == 1 else spec
-
-
-def _abstract_state(trainer: Trainer, cfg):
-    """The seed-vmapped TrainState's shapes (and, on a mesh, its shardings) for restoring."""
-    if trainer.mesh is None:
-        return jax.eval_shape(jax.vmap(trainer.init), seed_keys(cfg))
-    init, _, _ = trainer.jitted(cfg.seeds)
-    shapes = jax.eval_shape(init.sharded, seed_keys(cfg))
-    return jax.tree.map(lambda x, sh: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sh), shapes,
-                        trainer.state_shardings(shapes, cfg.seeds))
-
-
-def evaluator(trainer: Trainer, env, episodes: int):
-    """evaluate(agent states [S]) -> per-seed results, jitted; on a mesh, seeds split over
-    ``seed`` and each task's episodes over ``data`` (results psum'd once, replicated)."""
-    from drats_jax import evaluate as evaluation  # noqa: PLC0415
-    from drats_jax import mesh as mesh_lib  # noqa: PLC0415
-
-    if trainer.mesh is None:
-        return jax.jit(jax.vmap(evaluation.make_evaluate(env, trainer.agent, episodes)))
-    fn = jax.vmap(evaluation.make_evaluate(env, trainer.agent, episodes, mesh_lib.DataAxis(trainer.mesh.data)))
-    rep = mesh_lib.specs(seeds=True, sharded=False)
-    return mesh_lib.shard(fn, mesh_lib.make_mesh(trainer.mesh), (rep,), rep)
 
 
 def seed_keys(cfg) -> jax.Array:
@@ -210,8 +187,7 @@ def train_and_evaluate(p: Prepared, log: Callable[[str], None] | None = None) ->
     t0 = time.perf_counter()
     try:
         with StopRequest() as stop:
-            env_steps, abandoned = chunk_loop.run_chunks(p, logger, stop, log, evaluator(p.trainer, p.env,
-                                                                                           cfg.eval_episodes),
+            env_steps, abandoned = chunk_loop.run_chunks(p, logger, stop, log, p.trainer.evaluator(cfg.eval_episodes),
                                                          seed_keys(cfg))
     finally:
         logger.close()

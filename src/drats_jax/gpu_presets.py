@@ -9,7 +9,8 @@ import json
 import pathlib
 
 from drats_jax import cli
-from drats_jax.cli import RunConfig, _flag_value
+from drats_jax.cli import RunConfig
+from drats_jax.flags import flag_value
 from drats_jax.config import SACConfig, TrainConfig
 
 # GPU presets: slots = SLOT_BLOCKS x N tasks x block (the MJX backends' block of one scene, 128),
@@ -62,13 +63,13 @@ def gpu_memory_fraction(argv: list[str]) -> float | None:
     before JAX starts (no JAX backend, no tyro): --gpu-memory-fraction, else the resumed run's
     saved value, else the preset's, else the default (None). A value that does not parse gives
     None here; parse_args then reports it in one line."""
-    value = _flag_value(argv, "--gpu-memory-fraction")
+    value = flag_value(argv, "--gpu-memory-fraction")
     if value is not None:
         try:
             return None if value == "None" else float(value)
         except ValueError:
             return None
-    resume, preset = _flag_value(argv, "--resume"), _flag_value(argv, "--preset")
+    resume, preset = flag_value(argv, "--resume"), flag_value(argv, "--preset")
     if resume is not None:
         try:
             return json.loads((pathlib.Path(resume) / cli.CONFIG_FILE).read_text()).get("gpu_memory_fraction")

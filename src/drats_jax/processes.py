@@ -21,7 +21,7 @@ import json
 import pathlib
 from typing import Callable
 
-from drats_jax.cli import UsageError
+from drats_jax.errors import UsageError
 
 _PREFIX = "drats_jax/processes"
 # Seconds a process waits for another's outcome in the key-value store (process 0 may be

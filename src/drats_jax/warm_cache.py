@@ -48,13 +48,10 @@ def compile_programs(prepared) -> dict[str, dict]:
     init, warmup, chunk = trainer.jitted(cfg.seeds)
     keys = driver.seed_keys(cfg)
     init_fn = getattr(init, "sharded", init)  # on a mesh: the sharded program (init places the keys)
-    state = jax.eval_shape(init_fn, keys)
-    if trainer.mesh is not None:
-        state = jax.tree.map(lambda x, sh: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sh), state,
-                             trainer.state_shardings(state, cfg.seeds))
+    state = jax.eval_shape(init_fn, keys) if trainer.mesh is None else trainer.abstract_state(keys)
     out = {}
     for name, fn, args in (("init", init_fn, (keys,)), ("warmup", warmup, (state,)), ("chunk", chunk, (state,)),
-                           ("evaluate", driver.evaluator(trainer, prepared.env, cfg.eval_episodes), (state.agent,))):
+                           ("evaluate", trainer.evaluator(cfg.eval_episodes), (state.agent,))):
         out[name], _ = timed_compile(fn, *args)
     return out
 

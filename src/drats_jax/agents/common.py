@@ -1,4 +1,6 @@
-"""Pieces every learner's networks and optimisers share.
+"""Pieces every learner's networks and optimisers share: initialisers, the MLP, pairwise
+(seed-count independent) sums, the diagonal Gaussian's constants and log-std clip, Adam with a
+global-norm clip, and :func:`gradient_step`, the one optimiser step of every network.
 
 Initialisers (``init_scheme``):
 - ``"reference"`` (default) follows the reference MTSAC (rainx0r/metaworld-algorithms):
@@ -19,6 +21,7 @@ from jax import lax
 
 ACTOR_HEAD_SCALE = 1e-3
 CRITIC_HEAD_SCALE = 3e-3
+HALF_LOG_2PI = 0.9189385332046727  # 0.5 log(2 pi): the log-density of N(0, 1) at 0 is -HALF_LOG_2PI
 
 
 def uniform_init(scale: float):
@@ -123,6 +126,11 @@ class MLP(nn.Module):
         return Dense(self.out, kernel_init=head, bias_init=head)(x)
 
 
+def clip_log_std(log_std: jax.Array, low: float, high: float) -> jax.Array:
+    """A Gaussian policy head's log-std clipped to [low, high] (elementwise)."""
+    return jnp.minimum(jnp.maximum(log_std, low), high)
+
+
 def task_conditioned(obs: jax.Array, task_id: jax.Array, num_tasks: int) -> jax.Array:
     """concat(obs f32[B, O], one_hot(task_id i32[B], N)) -> f32[B, O + N]."""
     return jnp.concatenate([obs, jax.nn.one_hot(task_id, num_tasks, dtype=obs.dtype)], axis=-1)
@@ -184,3 +192,24 @@ def adam(lr: float, eps: float, max_grad_norm: float | None) -> optax.GradientTr
     """Adam (``optax.adam``'s state layout), after a global-norm clip unless ``max_grad_norm`` is None."""
     adam = optax.chain(scale_by_adam(eps=eps), optax.scale_by_learning_rate(lr))
     return adam if max_grad_norm is None else optax.chain(clip_by_global_norm(max_grad_norm), adam)
+
+
+def gradient_step(loss_fn, tx: optax.GradientTransformation, params, opt_state, data, *, has_aux: bool = True,
+                  **loss_kwargs):
+    """One optimiser step of one network (as Brax's ``gradient_update_fn``):
+    loss -> gradient -> mean over ``data`` -> materialise -> ``tx.update`` -> apply.
+
+    ``loss_fn(params, **loss_kwargs)`` returns the loss, or (loss, aux) with ``has_aux``;
+    ``data``: the :class:`drats_jax.mesh.DataAxis` whose devices hold the batch (its mean is the
+    identity on one device). Returns (loss_fn's output, new params, new optimiser state).
+
+    The gradients go through ``lax.optimization_barrier`` before the optimiser reads them:
+    without it XLA fuses gradient reductions (e.g. the matrix-vector product of a 1-unit output
+    layer, rewritten as a reduce) into Adam's elementwise ops; those fusions are shaped
+    differently once the trainer is vmapped over seeds and then sum in a different order. With
+    the barrier a seed-vmapped run is bit-identical to single-seed runs on CPU (tested).
+    """
+    out, grads = jax.value_and_grad(loss_fn, has_aux=has_aux)(params, **loss_kwargs)
+    grads = lax.optimization_barrier(data.mean(grads))
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return out, optax.apply_updates(params, updates), opt_state

@@ -23,6 +23,7 @@ import jax
 import numpy as np
 
 from drats_jax import checkpoint, cli
+from drats_jax.errors import one_line
 
 POLICY_FIELDS = ("actor_params",)
 
@@ -50,7 +51,7 @@ def open_source(path: str, step: int | None = None) -> Source:
             cfg = cli.load_config(folder, "evaluate")
             saved, seeds = int(meta["env_steps"]), tuple(int(s) for s in meta["seeds"])
         except (checkpoint.CheckpointError, KeyError, TypeError, ValueError) as exc:
-            raise cli.UsageError(f"cannot evaluate {folder}: unreadable export ({_one_line(exc)})") from None
+            raise cli.UsageError(f"cannot evaluate {folder}: unreadable export ({one_line(exc)})") from None
         if step is not None and step != saved:
             raise cli.UsageError(f"export {folder} holds step {saved:,} only, not --step {step}")
         return Source(folder, cfg, saved, seeds, export=True)
@@ -154,9 +155,5 @@ def export(loaded: Loaded, path: str) -> pathlib.Path:
     try:
         checkpoint.save_export(out, tree, meta, {cli.CONFIG_FILE: json.dumps(cli.to_dict(cfg), indent=2) + "\n"})
     except OSError as exc:
-        raise cli.UsageError(f"export {out} cannot be written: {_one_line(exc)}") from None
+        raise cli.UsageError(f"export {out} cannot be written: {one_line(exc)}") from None
     return out
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

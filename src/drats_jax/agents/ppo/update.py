@@ -29,7 +29,7 @@ from jax import lax
 
 from drats_jax.agents.ppo import losses
 from drats_jax.agents.ppo.networks import Actor, Critic, gaussian_sample
-from drats_jax.agents.common import adam, pairwise_sum
+from drats_jax.agents.common import adam, gradient_step, pairwise_sum
 from drats_jax.config import PPOConfig
 from drats_jax.mesh import DataAxis
 
@@ -112,18 +112,14 @@ class PPO(NamedTuple):
         adv = mb.advantage
         if cfg.advantage_norm in ("batch", "per_task_minibatch"):  # per_task: once over the rollout (update)
             adv = losses.normalize_advantages(adv, mb.task_id, self.num_tasks, cfg.advantage_norm, self.data)
-        (_, a_info), a_grads = jax.value_and_grad(losses.actor_loss, has_aux=True)(
-            state.actor_params, actor=self.actor, batch=mb, advantage=adv, clip_eps=cfg.clip_eps,
-            entropy_coef=cfg.entropy_coef)
-        (_, c_info), c_grads = jax.value_and_grad(losses.critic_loss, has_aux=True)(
-            state.critic_params, critic=self.critic, batch=mb, value_coef=cfg.value_coef)
-        # Materialise the gradients before Adam reads them (see sac.update._barrier).
-        a_grads, c_grads = lax.optimization_barrier(self.data.mean((a_grads, c_grads)))
-        a_updates, actor_opt = self.actor_tx.update(a_grads, state.actor_opt, state.actor_params)
-        c_updates, critic_opt = self.critic_tx.update(c_grads, state.critic_opt, state.critic_params)
-        new = PPOState(actor_params=optax.apply_updates(state.actor_params, a_updates),
-                       critic_params=optax.apply_updates(state.critic_params, c_updates),
-                       actor_opt=actor_opt, critic_opt=critic_opt)
+        (_, a_info), actor_params, actor_opt = gradient_step(
+            losses.actor_loss, self.actor_tx, state.actor_params, state.actor_opt, self.data,
+            actor=self.actor, batch=mb, advantage=adv, clip_eps=cfg.clip_eps, entropy_coef=cfg.entropy_coef)
+        (_, c_info), critic_params, critic_opt = gradient_step(
+            losses.critic_loss, self.critic_tx, state.critic_params, state.critic_opt, self.data,
+            critic=self.critic, batch=mb, value_coef=cfg.value_coef)
+        new = PPOState(actor_params=actor_params, critic_params=critic_params, actor_opt=actor_opt,
+                       critic_opt=critic_opt)
         info = {**a_info, **c_info}
         # Averaged over data: the target-KL stop below must be the same decision on every device.
         return new, self.data.mean({k: info[k] for k in LOSS_KEYS})
@@ -167,9 +163,10 @@ class PPO(NamedTuple):
 
 def make_ppo(config: PPOConfig, num_tasks: int, obs_size: int, action_size: int, data: DataAxis = DataAxis()) -> PPO:
     actor = Actor(action_size=action_size, num_tasks=num_tasks, width=config.hidden_width, depth=config.hidden_depth,
-                  multi_head=config.multi_head, log_std_min=config.log_std_min, log_std_max=config.log_std_max)
+                  multi_head=config.multi_head, log_std_min=config.log_std_min, log_std_max=config.log_std_max,
+                  init_scheme=config.init_scheme)
     critic = Critic(num_tasks=num_tasks, width=config.hidden_width, depth=config.hidden_depth,
-                    multi_head=config.multi_head)
+                    multi_head=config.multi_head, init_scheme=config.init_scheme)
     return PPO(config=config, num_tasks=num_tasks, obs_size=obs_size, action_size=action_size, actor=actor,
                critic=critic, actor_tx=adam(config.lr, config.adam_eps, config.max_grad_norm),
                critic_tx=adam(config.lr, config.adam_eps, config.max_grad_norm), data=data)

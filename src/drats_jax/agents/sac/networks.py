@@ -10,7 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from drats_jax.agents.common import ACTOR_HEAD_SCALE, CRITIC_HEAD_SCALE, MLP, sum_last
+from drats_jax.agents.common import ACTOR_HEAD_SCALE, CRITIC_HEAD_SCALE, HALF_LOG_2PI, MLP, clip_log_std, sum_last
 
 
 class Actor(nn.Module):
@@ -33,7 +33,7 @@ class Actor(nn.Module):
         # One Dense(2A) for mean and log-std: the same distribution at init as two Dense(A).
         h = MLP(self.width, self.depth, 2 * self.action_size, self.layer_norm, ACTOR_HEAD_SCALE, self.init_scheme)(x)
         mean, log_std = jnp.split(h, 2, axis=-1)
-        return mean, jnp.minimum(jnp.maximum(log_std, self.log_std_min), self.log_std_max)
+        return mean, clip_log_std(log_std, self.log_std_min, self.log_std_max)
 
 
 class Critic(nn.Module):
@@ -71,7 +71,6 @@ class TwinCritic(nn.Module):
 
 
 _LOG_2 = 0.6931471805599453
-_HALF_LOG_2PI = 0.9189385332046727
 
 
 def tanh_gaussian_sample(rng: jax.Array, mean: jax.Array, log_std: jax.Array):
@@ -83,6 +82,6 @@ def tanh_gaussian_sample(rng: jax.Array, mean: jax.Array, log_std: jax.Array):
     """
     noise = jax.random.normal(rng, mean.shape, mean.dtype)
     u = mean + jnp.exp(log_std) * noise
-    log_normal = -0.5 * noise**2 - log_std - _HALF_LOG_2PI
+    log_normal = -0.5 * noise**2 - log_std - HALF_LOG_2PI
     log_det = 2.0 * (_LOG_2 - u - jax.nn.softplus(-2.0 * u))
     return jnp.tanh(u), sum_last(log_normal - log_det)

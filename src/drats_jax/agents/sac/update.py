@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from drats_jax.agents.common import adam, mean, task_conditioned
+from drats_jax.agents.common import adam, gradient_step, mean, task_conditioned
 from drats_jax.agents.sac import losses
 from drats_jax.agents.sac.networks import Actor, TwinCritic, tanh_gaussian_sample
 from drats_jax.buffer import Transition
@@ -34,18 +34,6 @@ class SACState:
     actor_opt: optax.OptState
     critic_opt: optax.OptState
     alpha_opt: optax.OptState
-
-
-def _barrier(tree):
-    """Materialises the gradients before the optimizer reads them.
-
-    Without it XLA fuses gradient reductions (e.g. the matrix-vector product of a
-    1-unit output layer, rewritten as a reduce) into Adam's elementwise ops; those
-    fusions are shaped differently once the trainer is vmapped over seeds and then sum
-    in a different order. With the barrier a seed-vmapped run is bit-identical to
-    single-seed runs on CPU (tested).
-    """
-    return jax.lax.optimization_barrier(tree)
 
 
 class SAC(NamedTuple):
@@ -98,26 +86,18 @@ class SAC(NamedTuple):
         x = task_conditioned(batch.obs, batch.task_id, self.num_tasks)
         next_x = task_conditioned(batch.next_obs, batch.task_id, self.num_tasks)
 
-        (_, c_info), c_grads = jax.value_and_grad(losses.critic_loss, has_aux=True)(
-            state.critic_params, critic=self.critic, actor=self.actor, actor_params=state.actor_params,
+        (_, c_info), critic_params, critic_opt = gradient_step(
+            losses.critic_loss, self.critic_tx, state.critic_params, state.critic_opt, self.data,
+            critic=self.critic, actor=self.actor, actor_params=state.actor_params,
             target_params=state.target_critic_params, log_alpha=state.log_alpha, batch=batch, x=x,
             next_x=next_x, gamma=cfg.gamma, rng=k_critic)
-        c_grads = _barrier(self.data.mean(c_grads))
-        c_updates, critic_opt = self.critic_tx.update(c_grads, state.critic_opt, state.critic_params)
-        critic_params = optax.apply_updates(state.critic_params, c_updates)
-
-        (a_loss, logp), a_grads = jax.value_and_grad(losses.actor_loss, has_aux=True)(
-            state.actor_params, actor=self.actor, critic=self.critic, critic_params=critic_params,
-            log_alpha=state.log_alpha, batch=batch, x=x, rng=k_actor)
-        a_grads = _barrier(self.data.mean(a_grads))
-        a_updates, actor_opt = self.actor_tx.update(a_grads, state.actor_opt, state.actor_params)
-        actor_params = optax.apply_updates(state.actor_params, a_updates)
-
-        t_loss, t_grads = jax.value_and_grad(losses.alpha_loss)(
-            state.log_alpha, task_id=batch.task_id, logp=logp, target_entropy=self.target_entropy)
-        t_grads = _barrier(self.data.mean(t_grads))
-        t_updates, alpha_opt = self.alpha_tx.update(t_grads, state.alpha_opt, state.log_alpha)
-        log_alpha = optax.apply_updates(state.log_alpha, t_updates)
+        (a_loss, logp), actor_params, actor_opt = gradient_step(
+            losses.actor_loss, self.actor_tx, state.actor_params, state.actor_opt, self.data,
+            actor=self.actor, critic=self.critic, critic_params=critic_params, log_alpha=state.log_alpha,
+            batch=batch, x=x, rng=k_actor)
+        t_loss, log_alpha, alpha_opt = gradient_step(
+            losses.alpha_loss, self.alpha_tx, state.log_alpha, state.alpha_opt, self.data, has_aux=False,
+            task_id=batch.task_id, logp=logp, target_entropy=self.target_entropy)
 
         target = optax.incremental_update(critic_params, state.target_critic_params, cfg.tau)
         new = SACState(actor_params=actor_params, critic_params=critic_params, target_critic_params=target,

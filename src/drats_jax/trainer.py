@@ -1,0 +1,300 @@
+"""The training loop every learner shares, PureJaxRL style: ``make_trainer(config, env, learner)``
+-> a :class:`Trainer` of pure functions over one state pytree.
+
+Shapes: E env slots, N tasks, O obs size, A action size, T vector steps per chunk.
+
+A learner (:class:`Learner`, e.g. :mod:`drats_jax.agents.sac.train`) supplies only its own
+logic: its state pytree, how it acts, what it keeps of a vector step and how it learns. The
+trainer owns the rest: validation and sizes (:func:`drats_jax.config.resolve`), the sampler and
+the task allocation (:mod:`drats_jax.allocation`), the random-action warm-up, the scan over
+vector steps, chunk metrics, the divergence check and the jitted (on a mesh, sharded) programs
+of training, checkpoint restore and evaluation.
+
+One *vector step* (one lax.scan iteration), in order:
+  1. split the run's key: (rng, k_act, k_reset, *the learner's keys)
+  2. act in every slot: uniform random actions during warm-up, else ``learner.act``
+     (all E slots, this device's sliced out),
+  3. the task allocation's step: step all slots, per-task statistics, sampler window,
+     autoreset with tasks drawn from q,
+  4. ``learner.collect``: keep the transitions (SAC: replay ring and its gradient steps;
+     PPO: the rollout record).
+A chunk is T vector steps, then ``learner.learn`` on what they kept (PPO: GAE and its epochs).
+
+    state = trainer.init(rng)
+    state, _ = trainer.warmup(state)               # random-action warm-up
+    for _ in range(trainer.num_chunks):
+        state, metrics = trainer.run_chunk(state)  # T vector steps, one jitted call
+
+``trainer(rng)`` (= ``train(rng)``) runs warm-up and every chunk as one traceable function,
+so ``jax.jit(jax.vmap(trainer))(rngs)`` trains independent seeds in one program. Every
+state has ``rng``, ``agent``, ``alloc``, ``step`` (i32[], vector steps done, warm-up
+included) and ``grad_steps`` (i32[]).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.sharding import NamedSharding
+
+from drats_jax import mesh as mesh_lib
+from drats_jax.agents.common import mean
+from drats_jax.allocation import EPISODE_KEYS, make_allocation
+from drats_jax.config import resolve
+from drats_jax.mesh import DataAxis, MeshSpec
+from drats_jax.samplers import make_sampler
+
+
+def _nothing_to_learn(state, kept):
+    del kept
+    return state, {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Learner:
+    """What a learner gives the trainer (built by its ``make_learner(config, env, sizes, data)``).
+
+    agent:       static agent; ``agent.init(key)`` -> agent state, and
+                 ``agent.act(agent_state, obs, task_id, rng, deterministic)`` (evaluation).
+    init:        (rng, agent, alloc, step, grad_steps) -> the learner's state pytree.
+    act:         (agent_state, obs f32[E, O], task_id i32[E], key) -> (env action f32[E, A],
+                 extras: a pytree of [E, ...] arrays ``collect`` gets back, this device's slots).
+    collect:     (state, transition, obs, task_id, extras, keys, learn) -> (state, kept, metrics):
+                 after the allocation's step (state has the new rng, alloc and step); ``kept`` is
+                 stacked over the chunk for ``learn``; ``metrics``: per-step learner scalars.
+                 ``keys``: the ``step_keys - 3`` learner keys of this vector step.
+    learn:       (state, kept [T, ...]) -> (state, metrics of f32[] / i32[]), once per chunk.
+    params:      agent state -> {name: parameter pytree}, checked for NaN/inf after every chunk.
+    state_specs: (replicated spec, per-device spec) -> a prefix tree of the state's PartitionSpecs.
+    step_keys:   keys split from the run's key every vector step (at least 3).
+    chunk_length: vector steps per chunk (None: config.chunk_length).
+    donate_chunk: whether run_chunk donates its input state (see :class:`Trainer`).
+    """
+
+    agent: Any
+    init: Callable[..., Any]
+    act: Callable[..., tuple[jax.Array, Any]]
+    collect: Callable[..., tuple[Any, Any, dict]]
+    params: Callable[[Any], dict]
+    state_specs: Callable[[Any, Any], Any]
+    learn: Callable[[Any, Any], tuple[Any, dict]] = _nothing_to_learn
+    step_keys: int = 3
+    chunk_length: int | None = None
+    donate_chunk: bool = True
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Trainer:
+    """What ``make_trainer`` returns. Calling it is ``train(rng) -> (state, metrics)``.
+
+    A plain (weak-referenceable, identity-hashed) class so ``jax.jit(trainer)`` works.
+    """
+
+    config: Any  # the resolved TrainConfig
+    env: Any
+    agent: Any  # has act(agent_state, obs, task_id, rng, deterministic)
+    sampler: Any
+    num_envs: int  # E
+    num_tasks: int  # N
+    warmup_steps: int  # vector steps of random actions
+    window_steps: int  # vector steps per sampler window (window_steps x E = sampler.interval env steps)
+    chunk_length: int  # vector steps per run_chunk
+    num_chunks: int  # run_chunk calls after warm-up
+    init: Callable[[jax.Array], Any]
+    warmup: Callable[[Any], tuple[Any, dict]]
+    run_chunk: Callable[[Any], tuple[Any, dict]]
+    train: Callable[[jax.Array], tuple[Any, dict]]
+    mesh: MeshSpec | None = None  # None / one device: the one-device program
+    # Whether run_chunk donates its input state (SAC: the replay ring is not copied). PPO's state
+    # is small and is not donated, so a stop request can save the state a running chunk started
+    # from (drats_jax.chunk_loop).
+    donate_chunk: bool = True
+    # (replicated spec, per-device spec) -> a prefix tree of the state's PartitionSpecs
+    # (per-device: env slots and replay rows, split over data).
+    state_specs: Callable[[Any, Any], Any] | None = None
+
+    def __call__(self, rng: jax.Array):
+        return self.train(rng)
+
+    @property
+    def window_env_steps(self) -> int:
+        return self.window_steps * self.num_envs
+
+    @property
+    def env_steps_per_chunk(self) -> int:
+        return self.chunk_length * self.num_envs
+
+    @property
+    def total_env_steps(self) -> int:
+        """Env steps actually run (warm-up + whole chunks; <= config.total_env_steps)."""
+        return (self.warmup_steps + self.num_chunks * self.chunk_length) * self.num_envs
+
+    def jitted(self, num_seeds: int | None = None):
+        """(init, warmup, run_chunk), jitted; warmup and (if donate_chunk) run_chunk donate the state.
+
+        num_seeds=None: one run (rng is one key). Otherwise every function is vmapped
+        over a leading seed axis (rng: keys[num_seeds]). On a mesh of more than one device
+        each is ``jit(shard_map(vmapped fn))``: seeds split over ``seed``, slots and replay
+        rows over ``data``; init places the keys itself.
+        """
+        init, warm, chunk = self.init, self.warmup, self.run_chunk
+        if num_seeds is not None:
+            init, warm, chunk = jax.vmap(init), jax.vmap(warm), jax.vmap(chunk)
+        if self.mesh is None or self.mesh.size == 1:
+            return (jax.jit(init), jax.jit(warm, donate_argnums=0),
+                    jax.jit(chunk, donate_argnums=0 if self.donate_chunk else ()))
+        seeds = num_seeds is not None
+        if self.mesh.seed > 1 and (not seeds or num_seeds % self.mesh.seed):
+            raise ValueError(f"--mesh seed={self.mesh.seed} must divide the number of seeds ({num_seeds})")
+        mesh = mesh_lib.make_mesh(self.mesh)
+        rep = mesh_lib.specs(seeds, sharded=False)  # metrics, keys: replicated over data
+        state = self.state_specs(rep, mesh_lib.specs(seeds, sharded=True))
+        init_sharded = mesh_lib.shard(init, mesh, (rep,), state)
+        warm = mesh_lib.shard(warm, mesh, (state,), (state, rep), donate=True)
+        chunk = mesh_lib.shard(chunk, mesh, (state,), (state, rep), donate=self.donate_chunk)
+
+        def init_placed(rng):
+            return init_sharded(jax.device_put(rng, NamedSharding(mesh, rep)))
+
+        init_placed.sharded = init_sharded  # for jax.eval_shape (checkpoint restore)
+        return init_placed, warm, chunk
+
+    def abstract_state(self, keys: jax.Array):
+        """The seed-vmapped state's shapes for keys[S] (and, on a mesh, its shardings): what a
+        checkpoint is restored into and a program is compiled for. Traces, compiles nothing."""
+        if self.mesh is None:
+            return jax.eval_shape(jax.vmap(self.init), keys)
+        init, _, _ = self.jitted(keys.shape[0])
+        shapes = jax.eval_shape(init.sharded, keys)
+        return jax.tree.map(lambda x, sh: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sh), shapes,
+                            self.state_shardings(shapes, keys.shape[0]))
+
+    def evaluator(self, episodes: int):
+        """evaluate(agent states [S]) -> per-seed results, jitted; on a mesh, seeds split over
+        ``seed`` and each task's episodes over ``data`` (results psum'd once, replicated)."""
+        from drats_jax import evaluate as evaluation  # noqa: PLC0415  (the evaluation imports jax only)
+
+        if self.mesh is None:
+            return jax.jit(jax.vmap(evaluation.make_evaluate(self.env, self.agent, episodes)))
+        fn = jax.vmap(evaluation.make_evaluate(self.env, self.agent, episodes, DataAxis(self.mesh.data)))
+        rep = mesh_lib.specs(seeds=True, sharded=False)
+        return mesh_lib.shard(fn, mesh_lib.make_mesh(self.mesh), (rep,), rep)
+
+    def state_shardings(self, abstract_state, num_seeds: int | None = None):
+        """NamedShardings of a state (e.g. jax.eval_shape of init) on this trainer's mesh."""
+        mesh = mesh_lib.make_mesh(self.mesh)
+        seeds = num_seeds is not None
+        prefix = self.state_specs(mesh_lib.specs(seeds, False), mesh_lib.specs(seeds, True))
+        return mesh_lib.shardings(mesh, prefix, abstract_state)
+
+
+def make_trainer(config, env, make_learner: Callable[..., Learner], sampler=None,
+                 mesh: MeshSpec | None = None) -> Trainer:
+    """Validates ``config`` against ``env`` and ``mesh`` (ValueError before anything is traced)
+    and builds the pure train functions around the learner ``make_learner(config, env, sizes,
+    data)`` returns.
+
+    ``config``'s None defaults are resolved (:func:`drats_jax.config.resolve`); the Trainer's
+    ``config`` is the resolved one. ``sampler`` replaces the one named in ``config.sampler``
+    (custom samplers, tests). ``mesh``: data > 1 builds the per-device program (E/D slots, the
+    learner's per-device data); run it through ``trainer.jitted``.
+    """
+    config, sizes = resolve(config, env, mesh)
+    n, e = int(env.num_tasks), sizes.num_envs
+    data = DataAxis(1 if mesh is None else mesh.data)
+    if sampler is None:
+        sampler = make_sampler(config.sampler, n, total_env_steps=config.total_env_steps)
+    alloc = make_allocation(env, sampler, num_envs=e, task_block=sizes.task_block,
+                            window_steps=sizes.window_steps, success_window=config.sampler.success_window,
+                            learn_from_start=sizes.warmup_steps == 0, data=data)
+    learner = make_learner(config, env, sizes, data)
+    chunk_length, num_chunks = chunking(config.total_env_steps, e, sizes.warmup_steps,
+                                        learner.chunk_length or config.chunk_length)
+    action_size = int(env.action_size)
+
+    def init(rng: jax.Array):
+        rng, k_agent, k_env = jax.random.split(rng, 3)
+        return learner.init(rng=rng, agent=learner.agent.init(k_agent), alloc=alloc.init(k_env),
+                            step=jnp.zeros((), jnp.int32), grad_steps=jnp.zeros((), jnp.int32))
+
+    def vector_step(state, learn: bool):
+        """One step of every slot -> (state, (kept, per-step metrics))."""
+        rng, k_act, k_reset, *k_learner = jax.random.split(state.rng, learner.step_keys)
+        obs, task = alloc.observe(state.alloc)
+        # Actions for all E slots, this device's sliced out: the policy noise and warm-up
+        # actions of a slot are the one-device draws (the E-slot forward pass is cheap).
+        if learn:
+            acted = learner.act(state.agent, data.gather(obs), data.gather(task), k_act)
+            action, extras = jax.tree.map(data.local, acted)
+        else:
+            action = data.local(jax.random.uniform(k_act, (e, action_size), jnp.float32, -1.0, 1.0))
+            extras = None
+        alloc_state, transition, metrics = alloc.step(state.alloc, action, k_reset, learn)
+        state = state.replace(rng=rng, alloc=alloc_state, step=state.step + 1)
+        state, kept, learner_metrics = learner.collect(state, transition, obs, task, extras, k_learner, learn)
+        return state, (kept, {**metrics, **learner_metrics})
+
+    def run_steps(state, length: int, learn: bool):
+        """``length`` vector steps, then (when learning) the learner's chunk update; chunk metrics."""
+        state, (kept, per_step) = lax.scan(lambda s, _: vector_step(s, learn), state, None, length=length)
+        state, learned = learner.learn(state, kept) if learn else (state, {})
+        return state, chunk_metrics(state, per_step, learned, length)
+
+    def chunk_metrics(state, per_step: dict, learned: dict, length: int) -> dict:
+        """Allocation metrics, counters, learner means and the divergence check. Metrics of the
+        chunk's update (``learned``) are reported at its last step, after which it runs."""
+        once = {k: v[None] for k, v in learned.items()}
+        after = health(once, {}, 1)
+        return {**alloc.chunk_metrics(state.alloc, per_step), "env_steps": state.step * e,
+                "grad_steps": state.grad_steps, **learner_means(per_step), **learner_means(once),
+                "health": {**health(per_step, learner.params(state.agent), length),
+                           **{k: jnp.where(v >= 0, length - 1, -1).astype(jnp.int32) for k, v in after.items()}}}
+
+    def warmup(state):
+        return run_steps(state, sizes.warmup_steps, learn=False)
+
+    def run_chunk(state):
+        return run_steps(state, chunk_length, learn=True)
+
+    def train(rng: jax.Array):
+        """Whole run as one traceable function; metrics have a leading chunk axis."""
+        state, _ = warmup(init(rng))
+        return lax.scan(lambda s, _: run_chunk(s), state, None, length=num_chunks)
+
+    return Trainer(config=config, env=env, agent=learner.agent, sampler=sampler, num_envs=e, num_tasks=n,
+                   warmup_steps=sizes.warmup_steps, window_steps=sizes.window_steps, chunk_length=chunk_length,
+                   num_chunks=num_chunks, init=init, warmup=warmup, run_chunk=run_chunk, train=train, mesh=mesh,
+                   donate_chunk=learner.donate_chunk, state_specs=learner.state_specs)
+
+
+def chunking(total_env_steps: int, num_envs: int, warmup_steps: int, chunk_length: int) -> tuple[int, int]:
+    """(chunk_length, num_chunks) of the learning phase (config.validate_for_env checked that
+    something is left to learn)."""
+    learn_steps = total_env_steps // num_envs - warmup_steps
+    length = max(1, min(chunk_length, learn_steps))
+    return length, learn_steps // length
+
+
+def learner_means(per_step: dict) -> dict:
+    """Chunk means of the learner's scalar metrics (everything but the episode sums), as dot
+    products (:func:`drats_jax.agents.common.mean`: the same whatever the number of seeds)."""
+    return {k: mean(v) for k, v in per_step.items() if k not in EPISODE_KEYS}
+
+
+def health(per_step: dict, params: dict, length: int) -> dict:
+    """Where the run stopped being finite: {name: i32[]} = the first vector step of the chunk
+    (0-based) at which that learner metric was NaN/inf, or -1; for each parameter group of
+    ``params`` (checked at the chunk's end) length - 1, or -1."""
+    out = {}
+    for k, v in per_step.items():
+        if k not in EPISODE_KEYS:
+            bad = ~jnp.isfinite(v)
+            out[k] = jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
+    for name, tree in params.items():
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+        out[name] = jnp.where(finite, -1, length - 1).astype(jnp.int32)
+    return out
