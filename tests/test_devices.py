@@ -53,7 +53,7 @@ def _main_without_training(monkeypatch, tmp_path, backend: str | None = None):
     if backend is not None:
         prepared.cfg = dataclasses.replace(prepared.cfg, backend=backend)
     monkeypatch.setattr(driver, "prepare", lambda argv, env=None: prepared)
-    monkeypatch.setattr(driver, "train_and_evaluate", lambda p: {"interrupted": "SIGTERM", "env_steps": 0})
+    monkeypatch.setattr(driver, "train_and_evaluate", lambda p: {"interrupted": "SIGTERM", "env_steps": 0, "abandoned_chunk": False})
     return argv, prepared
 
 
