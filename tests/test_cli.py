@@ -41,11 +41,12 @@ def test_help_lists_every_option_with_defaults():
 
 @pytest.mark.parametrize("argv, match", [
     (["--tasks", "reach-v9"], "unknown task(s) 'reach-v9'"),
-    (["--sampler", "greedy"], "sampler.name must be one of"),
+    (["--sampler", "greedy"], "invalid choice 'greedy' for argument '--sampler'. Expected one of ('drats', 'uniform', "),
     (["--backend", "warp"], "backend 'warp' needs a mujoco-mjx with impl='warp'"),
     (["--block-size", "64"], "--block-size applies to the mjx and warp backends"),
     (["--backend", "mjx", "--block-size", "0"], "must be >= 1"),
-    (["--backend", "bullet"], "unknown backend 'bullet'"),
+    (["--backend", "bullet"], "invalid choice 'bullet' for argument '--backend'"),
+    (["--preset", "nope"], "unknown preset 'nope'; known: drats-paper-mt10, drats-paper-mt50, mtsac-mt10, "),
     (["--total-steps", "1000", "--train.warmup-env-steps", "5000"], "warmup_env_steps (5000) must be <"),
     (["--seeds", "0"], "--seeds must be > 0"),
     (["--no-such-flag"], "no-such-flag"),
@@ -124,7 +125,7 @@ def test_presets_give_the_papers_settings_and_flags_override_them(capsys, tmp_pa
     assert "must be <= 1" in _error(["--train.sampler.eta", "0.25", "--out", str(tmp_path / "r")], capsys)
     assert "unknown preset 'paper'" in _error(["--preset", "paper", "--out", str(tmp_path / "r")], capsys)
     assert cli.parse_args(["--algo", "ppo"]).train.algo == "ppo"
-    assert "algo must be one of" in _error(["--algo", "dqn", "--out", str(tmp_path / "r")], capsys)
+    assert "invalid choice 'dqn' for argument '--algo'" in _error(["--algo", "dqn", "--out", str(tmp_path / "r")], capsys)
 
 
 class _Suite:
@@ -148,3 +149,78 @@ def test_cli_window_and_warmup_scale_with_the_number_of_tasks(n, warmup, window)
     assert "0.5 episodes per window (< 2)" in cli.window_warning(fixed, 50, 500)
     ppo, _ = resolve(cli.parse_args(["--algo", "ppo"]).train, _Suite(n))
     assert ppo.warmup_env_steps == 0  # PPO learns from its first rollout
+
+
+def _literal_choices(tp) -> tuple | None:
+    """The Literal's values of a field type (through Annotated and Optional), else None."""
+    import typing  # noqa: PLC0415
+
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    if typing.get_origin(tp) is typing.Literal:
+        return typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return ("None", *_literal_choices(inner[0])) if len(inner) == 1 and _literal_choices(inner[0]) else None
+    return None
+
+
+def test_help_lists_the_choices_of_every_literal_option_and_gives_every_option_its_own_help():
+    """Every choice typed as a Literal is listed by --help as {a,b,...}; every option has a help
+    text of its own (tyro falls back to a neighbouring comment when a field has none)."""
+    import collections  # noqa: PLC0415
+    import dataclasses  # noqa: PLC0415
+    import re  # noqa: PLC0415
+    import typing  # noqa: PLC0415
+
+    from drats_jax import config  # noqa: PLC0415
+
+    out = subprocess.run([sys.executable, "-m", "drats_jax.train", "--help"], capture_output=True, text=True,
+                         cwd=REPO, env={"COLUMNS": "80", "PATH": ""}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    flat = re.sub(r"[\s│]", "", out.stdout)
+    literals = 0
+    for cls in (cli.RunConfig, config.TrainConfig, config.SACConfig, config.PPOConfig, config.SamplerConfig):
+        hints = typing.get_type_hints(cls, include_extras=True)
+        for f in dataclasses.fields(cls):
+            choices = _literal_choices(hints[f.name])
+            if choices:
+                literals += 1
+                listed = "{" + ",".join(str(c) for c in choices) + "}"
+                assert listed in flat, (cls.__name__, f.name, listed)
+    assert literals >= 11, literals
+    # One help per option: the text under each option, without its default.
+    helps, current = {}, None
+    for line in out.stdout.splitlines():
+        line = line.strip(" │")
+        if line.startswith(("╭", "╰")):
+            current = None
+        elif re.match(r"--[\w.\-]+", line):
+            current = line.split()[0]
+            helps[current] = ""
+        elif current is not None and line:
+            helps[current] += " " + line
+    helps = {k: re.sub(r"\(default:.*?\)\s*$", "", " ".join(v.split())).strip() for k, v in helps.items()}
+    assert len(helps) > 60
+    assert not [k for k, v in helps.items() if not v], "options without help"
+    counts = collections.Counter(helps.values())
+    assert not {k: v for k, v in helps.items() if counts[v] > 1}, "options sharing one help text"
+
+
+def test_choice_literals_match_the_registries():
+    import typing  # noqa: PLC0415
+
+    from metaworld_jax.backends import BACKENDS  # noqa: PLC0415
+
+    assert set(typing.get_args(cli.PresetName)) == set(cli.PRESETS)
+    assert set(typing.get_args(cli.Backend)) == set(BACKENDS)
+
+
+def test_mtsac_preset_is_the_reference_setting():
+    from drats_jax.config import SamplerConfig, TrainConfig  # noqa: PLC0415
+
+    cfg = cli.parse_args(["--preset", "mtsac-mt10"])
+    assert cfg.tasks == "mt10" and cfg.preset == "mtsac-mt10"
+    assert cfg.train == TrainConfig(buffer_sampling="per_task", sampler=SamplerConfig(name="uniform"))
+    assert cfg.train.sac.batch_size == 1280 and cfg.train.total_env_steps == 20_000_000
+    assert cli.parse_args(["--preset", "mtsac-mt10", "--sampler", "drats"]).train.sampler.name == "drats"

@@ -22,7 +22,7 @@ import sys
 import time
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import tyro
 
@@ -57,19 +57,26 @@ def cpu_train_config() -> TrainConfig:
     )
 
 
+# The choices of --preset and --backend (tyro lists them; tests check they match PRESETS and
+# metaworld_jax.backends.BACKENDS).
+PresetName = Literal["drats-paper-mt10", "drats-paper-mt50", "mtsac-mt10", "gpu-mt10", "gpu-mt50"]
+Backend = Literal["mujoco", "mjx", "warp"]
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """A training run from the command line."""
 
     # Start from a named setting (flags given with it still override it): drats-paper-mt10 and
     # drats-paper-mt50 are the DRATS paper's runs (PPO, sampler, budget); gpu-mt10 and gpu-mt50
-    # multi-task SAC at GPU scale (thousands of slots, large batches; see PRESETS, docs/gpu.md).
-    preset: str | None = None
+    # multi-task SAC at GPU scale (thousands of slots, large batches; see PRESETS, docs/gpu.md);
+    # mtsac-mt10 the reference MTSAC's MT10 setting.
+    preset: PresetName | None = None
     # Tasks: mt10, mt50, a task (reach-v3) or a comma list (reach-v3,push-v3).
     tasks: str = "mt10"
     # Physics backend: mujoco (C MuJoCo, CPU), mjx (MJX-JAX, GPU/TPU), warp (MJX-Warp, NVIDIA GPU).
     # None: the machine's default, warp where JAX sees a GPU (drats_jax.devices.GPU_BACKEND), else mujoco.
-    backend: str | None = None
+    backend: Backend | None = None
     # mjx/warp: consecutive slots stepped as one scene (None: the backend's default, 128).
     block_size: int | None = None
     # Independent seeds, vmapped in one program (seed s uses split(PRNGKey(--seed), N)[s]).
@@ -153,7 +160,21 @@ def drats_paper(suite: str) -> "RunConfig":
                      train=train)
 
 
-PRESETS = {"drats-paper-mt10": lambda: drats_paper("mt10"), "drats-paper-mt50": lambda: drats_paper("mt50")}
+def mtsac_reference() -> "RunConfig":
+    """The reference MTSAC's MT10 setting (rainx0r/metaworld-algorithms' MTSAC MT10 example, the
+    learner MetaWorld results are usually compared with): ``TrainConfig()`` as it is (3x400
+    networks, batch 1280, one gradient step per vector step of one slot per task, 1M replay,
+    4,000 x N warm-up, 20M env steps) with the reference's task allocation and replay sampling:
+    uniform task sampling and an equal share of every batch per task. ``--sampler drats`` (and
+    ``--train.buffer-sampling uniform``, so the allocation reaches the updates) runs DRATS at the
+    reference's learner settings. Evaluated and checkpointed every 500k env steps (our choice)."""
+    train = TrainConfig(buffer_sampling="per_task", sampler=SamplerConfig(name="uniform"))
+    return RunConfig(preset="mtsac-mt10", tasks="mt10", eval_interval=500_000, checkpoint_interval=500_000,
+                     train=train)
+
+
+PRESETS = {"drats-paper-mt10": lambda: drats_paper("mt10"), "drats-paper-mt50": lambda: drats_paper("mt50"),
+           "mtsac-mt10": mtsac_reference}
 
 
 def _gpu_preset(suite: str) -> "RunConfig":
@@ -247,10 +268,10 @@ def _tyro_error(captured: str) -> str:
     """tyro's framed error box -> one line."""
     lines = []
     for line in captured.splitlines():
-        line = re.sub(r"\x1b\[[0-9;]*m", "", line).strip(" │╭╮╰╯─┃━")
-        if not line or line.startswith(("For full helptext", "usage:")) or set(line) <= set("─ "):
+        line = re.sub(r"\x1b\[[0-9;]*m", "", line).strip(" │╭╮╰╯─┃━|")
+        if not line or line.startswith(("For full helptext", "usage:")) or set(line) <= set("─-+ "):
             continue
-        if re.fullmatch(r"[A-Za-z ]*error", line, re.IGNORECASE):  # the box title ("Value error")
+        if re.fullmatch(r"[A-Za-z ]*(error|choice)", line, re.IGNORECASE):  # the box title ("Value error")
             continue
         lines.append(line)
     return " ".join(" ".join(lines).split()) or "invalid arguments (see --help)"

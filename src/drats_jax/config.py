@@ -15,20 +15,29 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 import tyro
 
-NETWORK_INITS = ("reference", "lecun")  # see drats_jax.agents.common
+# Every choice is a Literal, so tyro lists it in --help; the tuples are the same values for code.
+NetworkInit = Literal["reference", "lecun"]  # see drats_jax.agents.common
+SamplerName = Literal["drats", "uniform", "lp", "learning_progress", "smt"]  # lp: short for learning_progress
+LPSolvedRule = Literal["project", "pin"]  # see samplers/learning_progress.py
+ReturnTarget = Literal["metaworld", "minmax"]
+BufferSampling = Literal["uniform", "per_task"]
+Algo = Literal["sac", "ppo"]
+AdvantageNorm = Literal["per_task", "per_task_minibatch", "batch", "none"]
+TruncationBootstrap = Literal["always", "rollout_end"]
 
-SAMPLER_NAMES = ("drats", "uniform", "learning_progress", "smt")
-LP_SOLVED_RULES = ("project", "pin")  # see samplers/learning_progress.py
+NETWORK_INITS = get_args(NetworkInit)
 SAMPLER_ALIASES = {"lp": "learning_progress"}  # short names accepted for SamplerConfig.name
-RETURN_TARGETS = ("metaworld", "minmax")
-BUFFER_SAMPLING = ("uniform", "per_task")
-ALGOS = ("sac", "ppo")
-ADVANTAGE_NORMALIZATION = ("per_task", "per_task_minibatch", "batch", "none")
-TRUNCATION_BOOTSTRAP = ("always", "rollout_end")
+SAMPLER_NAMES = tuple(n for n in get_args(SamplerName) if n not in SAMPLER_ALIASES)
+LP_SOLVED_RULES = get_args(LPSolvedRule)
+RETURN_TARGETS = get_args(ReturnTarget)
+BUFFER_SAMPLING = get_args(BufferSampling)
+ALGOS = get_args(Algo)
+ADVANTAGE_NORMALIZATION = get_args(AdvantageNorm)
+TRUNCATION_BOOTSTRAP = get_args(TruncationBootstrap)
 
 
 def _positive(name: str, value: Any) -> None:
@@ -54,20 +63,20 @@ class SACConfig:
     layer_norm: bool = False  # LayerNorm after each hidden Dense (before ReLU)
     # Initialisers: "reference" (the reference MTSAC's: He-uniform, small uniform output layers)
     # or "lecun" (flax's Dense default, as sbx's SAC): see drats_jax.agents.common.
-    init_scheme: str = "reference"
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    alpha_lr: float = 3e-4
+    init_scheme: NetworkInit = "reference"
+    actor_lr: float = 3e-4  # Adam learning rate of the actor
+    critic_lr: float = 3e-4  # Adam learning rate of the two critics
+    alpha_lr: float = 3e-4  # Adam learning rate of the per-task log-temperatures
     # Global-norm clip of the actor's and the critics' gradients (not the temperature's); None: no clip.
     max_grad_norm: float | None = 1.0
     adam_eps: float = 1e-5  # Adam's epsilon (the reference's; optax's default is 1e-8)
-    gamma: float = 0.99
+    gamma: float = 0.99  # discount factor of the critics' TD targets
     tau: float = 0.005  # Polyak rate of the target critics
     initial_temperature: float = 1.0  # alpha_i at start, every task
     target_entropy: float | None = None  # None -> -action_size
     batch_size: int = 1280  # transitions per gradient step
-    log_std_min: float = -20.0  # the actor's log-std is clipped to [log_std_min, log_std_max]
-    log_std_max: float = 2.0
+    log_std_min: float = -20.0  # lower clip of the actor's log-std
+    log_std_max: float = 2.0  # upper clip of the actor's log-std
 
     def __post_init__(self) -> None:
         _positive("sac.hidden_width", self.hidden_width)
@@ -90,7 +99,7 @@ class SamplerConfig:
     """Task sampler and the per-task statistics it reads (see docs/drats.md)."""
 
     # Task sampler: drats, uniform, lp (= learning_progress) or smt.
-    name: Annotated[str, tyro.conf.arg(name="sampler", prefix_name=False)] = "drats"
+    name: Annotated[SamplerName, tyro.conf.arg(name="sampler", prefix_name=False)] = "drats"
     eta: float = 8.0  # inverse temperature of q* ∝ p0·exp(eta·g)
     lr: float = 0.5  # the authors' step size: alpha = lr / eta unless alpha is given (so it follows eta)
     alpha: float | None = None  # mirror step size in [0, 1]; None -> lr / eta
@@ -102,8 +111,9 @@ class SamplerConfig:
     # The window when interval is None, per task: 10,000 is the paper's 10,000 vector steps of one
     # slot per task (~20 episodes of each task per window under uniform, 5 at the floor 1/(4N)).
     interval_per_task: int = 10_000
-    # Return-target rule for the gap g_i (pluggable, see samplers/stats.py).
-    return_target: str = "metaworld"  # one of RETURN_TARGETS
+    # Reference return R_ref of the gap: metaworld (5,000, then the max return once solved half the
+    # time) or minmax (the observed range); see samplers/stats.py.
+    return_target: ReturnTarget = "metaworld"
     initial_ref_return: float = 5000.0  # MetaWorld: 500 steps x max reward 10
     ref_success_threshold: float = 0.5  # R_ref tracks the max return once success rate > this
     success_window: int = 50  # episodes in the per-task success ring
@@ -114,7 +124,7 @@ class SamplerConfig:
     lp_solved_threshold: float = 0.9  # success rate above which a task counts as solved
     # Solved tasks: project (set to eps, then the floor projection: they may end above eps; the
     # authors' sampler module) or pin (held at exactly eps; the authors' MetaWorld trainer).
-    lp_solved: str = "project"
+    lp_solved: LPSolvedRule = "project"
     # SMT ("Hard Tasks First").
     smt_num_active: int | None = None  # K; None -> max(1, min(8, N // 2))
     smt_kappa: float = 0.8  # total probability of the active set
@@ -193,32 +203,32 @@ class PPOConfig:
     multi_head: bool = True  # one output head per task (actor and critic); False: one shared head
     # Initialisers: "reference" (He-uniform, small uniform output layers, as SAC's default) or
     # "lecun" (flax's Dense default): see drats_jax.agents.common.
-    init_scheme: str = "reference"
-    lr: float = 5e-4  # Adam, actor and critic
-    adam_eps: float = 1e-5
+    init_scheme: NetworkInit = "reference"
+    lr: float = 5e-4  # Adam learning rate, actor and critic
+    adam_eps: float = 1e-5  # Adam's epsilon (actor and critic)
     max_grad_norm: float | None = 1.0  # global-norm clip per network; None: no clip
-    gamma: float = 0.99
-    gae_lambda: float = 0.97
+    gamma: float = 0.99  # discount factor of the returns and advantages
+    gae_lambda: float = 0.97  # GAE's lambda (bias-variance trade-off of the advantages)
     # Truncated episodes in GAE: always (bootstrap every truncation from V(final observation)) or
     # rollout_end (the authors': only the rollout's last step bootstraps; a truncation inside the
     # rollout ends the return like a terminal).
-    bootstrap_truncation: str = "always"
+    bootstrap_truncation: TruncationBootstrap = "always"
     clip_eps: float = 0.2  # clipped surrogate: ratio in [1 - clip_eps, 1 + clip_eps]
     num_epochs: int = 16  # passes over each rollout
     num_minibatches: int = 32  # minibatches per epoch (shuffled on device)
     # Early stop: a minibatch whose approx. KL (measured before its step) exceeds target_kl x
     # kl_stop_factor ends the rollout's updates; None: never. The authors stop at 1.5 x target.
     target_kl: float | None = 0.05
-    kl_stop_factor: float = 1.0
+    kl_stop_factor: float = 1.0  # the stop triggers above target_kl x this (the authors': 1.5)
     # Whether the minibatch that triggered the stop keeps its step (the authors': yes) or not.
     kl_stop_keeps_step: bool = False
     entropy_coef: float = 0.01  # entropy bonus (the paper: 0.01 on MT10, 0.03 on MT50)
     value_coef: float = 0.5  # weight of the value loss (critic has its own optimiser; the authors': 0.001)
     # Advantage normalisation: per_task (once per rollout, each task's mean and std), per_task_minibatch
     # (the authors': inside every minibatch, std + 1e-3), batch (whole minibatch) or none.
-    advantage_norm: str = "per_task"
-    log_std_min: float = -20.0  # the Gaussian's log-std head is clipped to [min, max]
-    log_std_max: float = 2.0
+    advantage_norm: AdvantageNorm = "per_task"
+    log_std_min: float = -20.0  # lower clip of the Gaussian's log-std head
+    log_std_max: float = 2.0  # upper clip of the Gaussian's log-std head
 
     def __post_init__(self) -> None:
         for name in ("hidden_width", "hidden_depth", "lr", "adam_eps", "clip_eps", "num_epochs", "num_minibatches",
@@ -249,7 +259,7 @@ class TrainConfig:
 
     seed: Annotated[int, tyro.conf.arg(name="seed", prefix_name=False)] = 0  # base PRNG seed of the run
     # Learner: sac (off-policy, replay ring) or ppo (on-policy, one rollout per sampler window).
-    algo: Annotated[str, tyro.conf.arg(name="algo", prefix_name=False)] = "sac"
+    algo: Annotated[Algo, tyro.conf.arg(name="algo", prefix_name=False)] = "sac"
     num_envs: int | None = None  # env slots stepped in parallel; None -> one per task
     # Consecutive slots that share one task draw at reset; None -> gcd(num_envs, env.block_size):
     # 1 on the C backend (every slot draws), a block of one scene on the MJX backends.
@@ -268,7 +278,7 @@ class TrainConfig:
     buffer_capacity: int = 1_000_000
     # uniform: batches drawn over all stored transitions (the allocation reaches the updates);
     # per_task: an equal share of every batch per task (the reference MTSAC). See buffer.py.
-    buffer_sampling: str = "uniform"  # one of BUFFER_SAMPLING
+    buffer_sampling: BufferSampling = "uniform"
     chunk_length: int = 1_000  # vector steps per jitted run_chunk call
     sac: SACConfig = field(default_factory=SACConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)

@@ -62,7 +62,7 @@ class EvaluateArgs:
     # to float rounding (a program over one seed rounds the policy's matrix products differently).
     seed: Annotated[int | None, _default("every seed")] = None
     # Physics backend; another one than the run's does not reproduce its numbers.
-    backend: Annotated[Literal["mujoco", "mjx", "warp"] | None, _default("the run's")] = None
+    backend: Annotated[cli.Backend | None, _default("the run's")] = None
     # Write the results as JSON to this file.
     out: Annotated[str | None, _default("none")] = None
     # Write one MP4 per task into this folder.
