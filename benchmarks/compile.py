@@ -4,6 +4,7 @@ HLO size and peak memory, per backend and program.
     make bench-compile                                         # every case below
     python -m benchmarks.compile --backends mjx --cases step-1 parts
     python -m benchmarks.compile --cases step-mt10 --timeout 900 --mem-limit-gb 16
+    PYTHONPATH=<old checkout>/src:<old checkout>/envs python -m benchmarks.compile --cases step-1 --label before
 
 Cases (each in its own subprocess, so peak resident memory is the case's own):
   step-1     the vector env step, one scene (reach-v3)
@@ -65,15 +66,31 @@ def _block_call(compiled, *args):
     return round(time.perf_counter() - t0, 3), out
 
 
+def _timed_compile():
+    """drats_jax.warm_cache.timed_compile, from this checkout's file when the code measured is an
+    older checkout's (PYTHONPATH=<old>/src:<old>/envs) that has no warm_cache module."""
+    try:
+        from drats_jax.warm_cache import timed_compile
+    except ImportError:
+        import importlib.util
+
+        path = Path(__file__).resolve().parents[1] / "src" / "drats_jax" / "warm_cache.py"
+        spec = importlib.util.spec_from_file_location("_harness_warm_cache", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        timed_compile = module.timed_compile
+    return timed_compile
+
+
 def step_case(tasks: str, backend: str, slots_per_task: int) -> dict:
     """Compile the vector step of `tasks` on `backend`, task-major slots."""
     import jax
     import jax.numpy as jnp
 
     import metaworld_jax
-    from drats_jax.types import vector_step
-    from drats_jax.warm_cache import timed_compile
+    from drats_jax import types as drats_types
 
+    timed_compile = _timed_compile()
     t0 = time.perf_counter()
     env = metaworld_jax.make(tasks, backend=backend, seed=0, block_size=slots_per_task)
     build_s = time.perf_counter() - t0
@@ -84,7 +101,10 @@ def step_case(tasks: str, backend: str, slots_per_task: int) -> dict:
     actions = jnp.zeros((n * slots_per_task, env.action_size), jnp.float32)
     out = {"tasks": n, "scenes": len({t.scene for t in env.tasks}), "slots": n * slots_per_task,
            "env_build_s": round(build_s, 2)}
-    timed, compiled = timed_compile(jax.jit(vector_step(env, slots_per_task)), states, actions)
+    # Code from before env.vector_step existed (a "before" measurement): the trainer's vmap(step).
+    step = (drats_types.vector_step(env, slots_per_task) if hasattr(drats_types, "vector_step")
+            else jax.vmap(env.step))
+    timed, compiled = timed_compile(jax.jit(step), states, actions)
     out.update(timed)
     out["first_call_s"], states = _block_call(compiled, states, actions)
     out["second_call_s"], _ = _block_call(compiled, states, actions)
