@@ -220,7 +220,14 @@ class MjxBackend:
         self._scene_data = [self._scene_tables(s, overrides) for s in self.scenes]
         self._device = {}  # (scene, block) -> (mjx.Model, mjx.Data template), built on first trace
         self._blocks = {}  # (scene, block) -> jitted block step, see _scene_block
-        self.step = task_blocks.per_slot(self.block_step, self.block_size)
+        mixed = task_blocks.per_slot(self.block_step, self.block_size)
+
+        def step(physics, task_id, goal_index, control):
+            """One slot's step, any task (vmap it for a batch): the C backend's signature,
+            (physics f32[P], task i32[], goal i32[], control f32[4]) -> (physics, readings)."""
+            return mixed(task_id, physics, goal_index, control)
+
+        self.step = step
 
     # ---------- host ----------
     def pack(self, task: int, state64: np.ndarray) -> np.ndarray:
