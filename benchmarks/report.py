@@ -178,16 +178,23 @@ def _training_lines(tr: dict) -> list[str]:
                    f"{c['updates_per_step']} gradient step(s) per vector step, chunks of {tr['chunk_length']} vector steps")
     lines = [f"**Training, {tr.get('algo', 'sac').upper()}** ({tr['suite']}, {tr['num_envs']} env slots, {learner}, "
              f"{_window_text(tr)}; chunks of the two samplers timed alternately):", "",
-             "| task allocation | env-steps/s | grad-steps/s | compile: init / warm-up / chunk (s) |",
+             "| task allocation | env-steps/s | grad-steps/s | compile (s) |",
              "|---|---:|---:|---:|"]
     for name, r in tr["runs"].items():
-        cs = r["compile_s"]
         lines.append(f"| {name} | {_n(r['env_steps_per_s'])} | {_n(r['grad_steps_per_s'], 1)} | "
-                     f"{cs.get('init', 0):.1f} / {cs.get('warmup', 0):.1f} / {cs.get('chunk', 0):.1f} |")
+                     f"{_compile_text(r['compile_s'])} |")
     if tr.get("ratio_drats_over_uniform") is not None:
         lines.append(f"| **DRATS / uniform** | **{tr['ratio_drats_over_uniform']:.3f}** | "
                      f"(best-of {tr['ratio_drats_over_uniform_best']:.3f}) | |")
     return lines + [""]
+
+
+def _compile_text(cs: dict) -> str:
+    """Seconds per program: init and the one steps program of warm-up and learning (results
+    from before they were one program: init, warm-up and chunk)."""
+    if "steps" in cs:
+        return f"init {cs.get('init', 0):.1f}, steps {cs['steps']:.1f}"
+    return f"init {cs.get('init', 0):.1f}, warm-up {cs.get('warmup', 0):.1f}, chunk {cs.get('chunk', 0):.1f}"
 
 
 def _window_text(training: dict) -> str:

@@ -42,10 +42,10 @@ def make_learner(config, env, sizes, data) -> Learner:
     del config, sizes, data
     agent = RandomAgent(int(env.action_size))
 
-    def collect(state, transition, obs, task, extras, keys, learn):
+    def collect(state, transition, obs, task, extras, keys, learning):
         del transition, obs, task, extras, keys
         # One metric per vector step: the fraction of learning steps (1.0 once warm-up is over).
-        return state, None, {} if not learn else {"learning": jnp.ones((), jnp.float32)}
+        return state, None, {"learning": jnp.asarray(learning, jnp.float32)}
 
     def state_specs(replicated, per_device):
         return RandomState(rng=replicated, agent=replicated, alloc=alloc_specs(replicated, per_device),

@@ -194,15 +194,15 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypa
             "--train.sac.hidden-depth", "1", "--train.sac.batch-size", "32", "--eval-episodes", "2",
             "--checkpoint-interval", "200", "--no-progress", "--out", str(tmp_path / "run")]
     prepared = driver.prepare(argv, env=PointMass())
-    run_chunk = prepared.trainer.run_chunk
+    run_steps = prepared.trainer.run_steps  # the one program of warm-up and learning chunks
     poison_from = prepared.trainer.warmup_steps + 2 * 50  # vector steps: after 2 good chunks
 
-    def poisoned(state):
+    def poisoned(state, learning, active):
         data = state.buffer.data
         reward = jnp.where(state.step >= poison_from, jnp.nan, data.reward)
-        return run_chunk(state.replace(buffer=state.buffer.replace(data=data.replace(reward=reward))))
+        return run_steps(state.replace(buffer=state.buffer.replace(data=data.replace(reward=reward))), learning, active)
 
-    prepared.trainer = dataclasses.replace(prepared.trainer, run_chunk=poisoned)
+    prepared.trainer = dataclasses.replace(prepared.trainer, run_steps=poisoned)
     monkeypatch.setattr(driver, "prepare", lambda argv, env=None: prepared)
     assert driver.main(argv) == 3
     # Ours is one line; under load a library may log a line of its own on stderr (seen once

@@ -23,11 +23,12 @@ RUN = ["--tasks", "reach-v3,push-v3", "--seeds", "2", "--eval-episodes", "2", "-
 
 
 def test_a_cli_run_traces_each_program_once(tmp_path, monkeypatch):
-    """init, warm-up, the learning chunk (8 calls) and the evaluation (4 calls) trace once each."""
+    """init, the steps program (2 warm-up calls, then the learning chunk's 8 calls: one
+    program) and the evaluation (4 calls) trace once each."""
     jitted = trainer.Trainer.jitted
 
     def counted_jitted(self, num_seeds=None):
-        once = {name: chex.assert_max_traces(getattr(self, name), n=1) for name in ("init", "warmup", "run_chunk")}
+        once = {name: chex.assert_max_traces(getattr(self, name), n=1) for name in ("init", "run_steps")}
         return jitted(dataclasses.replace(self, **once), num_seeds)
 
     make_evaluate = evaluate.make_evaluate
@@ -52,10 +53,11 @@ def warm_cache_fills_what_the_run_uses(tmp_path, *backend_args: str):
         return done.stdout
 
     out = run("drats_jax.warm_cache", "--out", str(tmp_path / "ignored"))
-    assert "chunk: trace" in out and "evaluate: trace" in out
+    assert "steps: trace" in out and "evaluate: trace" in out
     assert not (tmp_path / "ignored").exists()  # nothing but the cache is written
     warmed = sorted(p.name for p in cache.iterdir())
-    assert sum(name.startswith(("jit_warmup", "jit_run_chunk", "jit_evaluate")) for name in warmed) == 3, warmed
+    # one program for warm-up and learning, one for evaluation (and init)
+    assert sum(name.startswith(("jit_run_steps", "jit_evaluate")) for name in warmed) == 2, warmed
     run("drats_jax.train", "--out", str(tmp_path / "run"))
     assert sorted(p.name for p in cache.iterdir()) == warmed  # every program came from the cache
 

@@ -159,9 +159,9 @@ def make_allocation(env: Any, sampler: Sampler, *, num_envs: int, task_block: in
         sampler_state, stats = sampler.update(*args)
         return sampler_state, task_stats.end_window(stats)
 
-    def step(state: AllocationState, action: jax.Array, rng: jax.Array, learn: bool):
-        """One vector step (module docstring). action f32[E/D, A]; learn (static): False during
-        the random-action warm-up. Returns (state, transitions with leading axis E,
+    def step(state: AllocationState, action: jax.Array, rng: jax.Array, learn):
+        """One vector step (module docstring). action f32[E/D, A]; learn (bool[], may be traced):
+        False during the random-action warm-up. Returns (state, transitions with leading axis E,
         per-task metrics {episodes, return_sum, success_sum}: [N] each)."""
         obs, task = Allocation.observe(state)
         nxt = v_step(state.env_state, action)
@@ -182,12 +182,11 @@ def make_allocation(env: Any, sampler: Sampler, *, num_envs: int, task_block: in
                                            success_g)
 
         # The window ends BEFORE the resets below draw: they draw from the new q.
-        sampler_state, window_step = state.sampler, state.window_step
-        if learn:
-            window_step = window_step + 1
-            window_end = window_step == window_steps
-            sampler_state, stats = lax.cond(window_end, update_sampler, lambda args: args, (sampler_state, stats))
-            window_step = jnp.where(window_end, 0, window_step)
+        # Only learning steps advance the window.
+        window_step = state.window_step + jnp.asarray(learn, jnp.int32)
+        window_end = learn & (window_step == window_steps)
+        sampler_state, stats = lax.cond(window_end, update_sampler, lambda args: args, (state.sampler, stats))
+        window_step = jnp.where(window_end, 0, window_step)
 
         # Autoreset. cond skips the E resets on steps where no slot finished (most steps);
         # under a seed vmap it becomes a select, which is still correct. Its predicate is

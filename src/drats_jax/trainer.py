@@ -16,19 +16,30 @@ One *vector step* (one lax.scan iteration), in order:
      (all E slots, this device's sliced out),
   3. the task allocation's step: step all slots, per-task statistics, sampler window,
      autoreset with tasks drawn from q,
-  4. ``learner.collect``: keep the transitions (SAC: replay ring and its gradient steps;
-     PPO: the rollout record).
-A chunk is T vector steps, then ``learner.learn`` on what they kept (PPO: GAE and its epochs).
+  4. ``learner.collect``: keep the transitions (SAC: replay ring and, when learning, its
+     gradient steps; PPO: the rollout record).
+A chunk is T vector steps, then (when learning) ``learner.learn`` on what they kept (PPO:
+GAE and its epochs).
+
+Warm-up and learning are ONE program, ``run_steps(state, learning, active)``: T vector steps
+of which the first ``active`` run (the rest pass the state through), with ``learning`` a
+traced flag, not a Python constant. On the MJX backends the physics is most of a program's
+compile time and every program holds its own copy of it, so one program for both phases
+halves what a run compiles before its first learning step. The warm-up's W vector steps
+are ceil(W / T) calls with learning=False (the last one runs W mod T steps, when that is not
+0); every learning chunk is a call with learning=True and all T steps active. Both flags
+are the same for every seed and device (unbatched under a seed vmap, replicated on a mesh),
+so their conds stay conds.
 
     state = trainer.init(rng)
     state, _ = trainer.warmup(state)               # random-action warm-up
     for _ in range(trainer.num_chunks):
         state, metrics = trainer.run_chunk(state)  # T vector steps, one jitted call
 
-``trainer(rng)`` (= ``train(rng)``) runs warm-up and every chunk as one traceable function,
-so ``jax.jit(jax.vmap(trainer))(rngs)`` trains independent seeds in one program. Every
-state has ``rng``, ``agent``, ``alloc``, ``step`` (i32[], vector steps done, warm-up
-included) and ``grad_steps`` (i32[]).
+``trainer(rng)`` (= ``train(rng)``) runs warm-up and every chunk as one traceable function
+(one scan over the calls above), so ``jax.jit(jax.vmap(trainer))(rngs)`` trains independent
+seeds in one program. Every state has ``rng``, ``agent``, ``alloc``, ``step`` (i32[],
+vector steps done, warm-up included) and ``grad_steps`` (i32[]).
 """
 
 from __future__ import annotations
@@ -40,6 +51,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from drats_jax import mesh as mesh_lib
 from drats_jax.agents.common import mean
@@ -54,6 +66,19 @@ def _nothing_to_learn(state, kept):
     return state, {}
 
 
+def when(pred: jax.Array, fn: Callable, state, *args):
+    """``fn(state, *args) -> (state, out)`` where the scalar ``pred`` holds, else ``(state,
+    zeros shaped like out)``: a ``lax.cond`` whose skipped branch costs nothing. ``pred``
+    must not be batched (under vmap a batched one runs both branches, still correct)."""
+    out_shape = jax.eval_shape(fn, state, *args)[1]
+
+    def skip(state, *args):
+        del args
+        return state, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out_shape)
+
+    return lax.cond(pred, fn, skip, state, *args)
+
+
 @dataclasses.dataclass(frozen=True)
 class Learner:
     """What a learner gives the trainer (built by its ``make_learner(config, env, sizes, data)``).
@@ -63,11 +88,15 @@ class Learner:
     init:        (rng, agent, alloc, step, grad_steps) -> the learner's state pytree.
     act:         (agent_state, obs f32[E, O], task_id i32[E], key) -> (env action f32[E, A],
                  extras: a pytree of [E, ...] arrays ``collect`` gets back, this device's slots).
-    collect:     (state, transition, obs, task_id, extras, keys, learn) -> (state, kept, metrics):
+    collect:     (state, transition, obs, task_id, extras, keys, learning) -> (state, kept, metrics):
                  after the allocation's step (state has the new rng, alloc and step); ``kept`` is
-                 stacked over the chunk for ``learn``; ``metrics``: per-step learner scalars.
-                 ``keys``: the ``step_keys - 3`` learner keys of this vector step.
-    learn:       (state, kept [T, ...]) -> (state, metrics of f32[] / i32[]), once per chunk.
+                 stacked over the chunk for ``learn``; ``metrics``: per-step learner scalars
+                 (the same pytree whatever ``learning`` is: zeros where nothing was learned,
+                 see :func:`when`). ``keys``: the ``step_keys - 3`` learner keys of this vector
+                 step. ``learning``: bool[], traced (False during the warm-up, whose
+                 ``extras`` are zeros).
+    learn:       (state, kept [T, ...]) -> (state, metrics of f32[] / i32[]), once per learning
+                 chunk.
     params:      agent state -> {name: parameter pytree}, checked for NaN/inf after every chunk.
     state_specs: (replicated spec, per-device spec) -> a prefix tree of the state's PartitionSpecs.
     step_keys:   keys split from the run's key every vector step (at least 3).
@@ -105,11 +134,12 @@ class Trainer:
     chunk_length: int  # vector steps per run_chunk
     num_chunks: int  # run_chunk calls after warm-up
     init: Callable[[jax.Array], Any]
-    warmup: Callable[[Any], tuple[Any, dict]]
-    run_chunk: Callable[[Any], tuple[Any, dict]]
+    # (state, learning bool[], active i32[]) -> (state, metrics): the one program of warm-up
+    # and learning (module docstring).
+    run_steps: Callable[[Any, jax.Array, jax.Array], tuple[Any, dict]]
     train: Callable[[jax.Array], tuple[Any, dict]]
     mesh: MeshSpec | None = None  # None / one device: the one-device program
-    # Whether run_chunk donates its input state (SAC: the replay ring is not copied). PPO's state
+    # Whether run_steps donates its input state (SAC: the replay ring is not copied). PPO's state
     # is small and is not donated, so a stop request can save the state a running chunk started
     # from (drats_jax.chunk_loop).
     donate_chunk: bool = True
@@ -119,6 +149,12 @@ class Trainer:
 
     def __call__(self, rng: jax.Array):
         return self.train(rng)
+
+    @property
+    def warmup_calls(self) -> tuple[int, ...]:
+        """Active vector steps of each warm-up call of run_steps: ceil(W / T) calls summing to W."""
+        full, rest = divmod(self.warmup_steps, self.chunk_length)
+        return (self.chunk_length,) * full + ((rest,) if rest else ())
 
     @property
     def window_env_steps(self) -> int:
@@ -133,35 +169,63 @@ class Trainer:
         """Env steps actually run (warm-up + whole chunks; <= config.total_env_steps)."""
         return (self.warmup_steps + self.num_chunks * self.chunk_length) * self.num_envs
 
+    def warmup(self, state, program=None, place=None):
+        """The random-action warm-up: ``warmup_calls`` calls of ``program`` (default: the
+        unjitted run_steps; ``place``: the flags' sharding) -> (state, the warm-up's metrics,
+        see :func:`merge_metrics`)."""
+        program = program or self.run_steps
+        metrics = []
+        for active in self.warmup_calls:
+            state, m = program(state, *_flags(False, active, place))
+            metrics.append(m)
+        return state, merge_metrics(metrics)
+
+    def run_chunk(self, state):
+        """One learning chunk (unjitted): T vector steps and the learner's update."""
+        return self.run_steps(state, *_flags(True, self.chunk_length))
+
     def jitted(self, num_seeds: int | None = None):
-        """(init, warmup, run_chunk), jitted; warmup and (if donate_chunk) run_chunk donate the state.
+        """(init, warmup, run_chunk): init jitted; warmup and run_chunk call the one jitted
+        run_steps program (``run_chunk.program``), which donates its state if donate_chunk.
 
         num_seeds=None: one run (rng is one key). Otherwise every function is vmapped
-        over a leading seed axis (rng: keys[num_seeds]). On a mesh of more than one device
-        each is ``jit(shard_map(vmapped fn))``: seeds split over ``seed``, slots and replay
-        rows over ``data``; init places the keys itself.
+        over a leading seed axis (rng: keys[num_seeds]; the flags are not batched). On a mesh
+        of more than one device each is ``jit(shard_map(vmapped fn))``: seeds split over
+        ``seed``, slots and replay rows over ``data``, the flags replicated; init places the
+        keys itself.
         """
-        init, warm, chunk = self.init, self.warmup, self.run_chunk
+        init, run = self.init, self.run_steps
         if num_seeds is not None:
-            init, warm, chunk = jax.vmap(init), jax.vmap(warm), jax.vmap(chunk)
+            init, run = jax.vmap(init), jax.vmap(run, in_axes=(0, None, None))
+        donate = 0 if self.donate_chunk else ()
         if self.mesh is None or self.mesh.size == 1:
-            return (jax.jit(init), jax.jit(warm, donate_argnums=0),
-                    jax.jit(chunk, donate_argnums=0 if self.donate_chunk else ()))
-        seeds = num_seeds is not None
-        if self.mesh.seed > 1 and (not seeds or num_seeds % self.mesh.seed):
-            raise ValueError(f"--mesh seed={self.mesh.seed} must divide the number of seeds ({num_seeds})")
-        mesh = mesh_lib.make_mesh(self.mesh)
-        rep = mesh_lib.specs(seeds, sharded=False)  # metrics, keys: replicated over data
-        state = self.state_specs(rep, mesh_lib.specs(seeds, sharded=True))
-        init_sharded = mesh_lib.shard(init, mesh, (rep,), state)
-        warm = mesh_lib.shard(warm, mesh, (state,), (state, rep), donate=True)
-        chunk = mesh_lib.shard(chunk, mesh, (state,), (state, rep), donate=self.donate_chunk)
+            init_placed, program, place = jax.jit(init), jax.jit(run, donate_argnums=donate), None
+        else:
+            seeds = num_seeds is not None
+            if self.mesh.seed > 1 and (not seeds or num_seeds % self.mesh.seed):
+                raise ValueError(f"--mesh seed={self.mesh.seed} must divide the number of seeds ({num_seeds})")
+            mesh = mesh_lib.make_mesh(self.mesh)
+            rep = mesh_lib.specs(seeds, sharded=False)  # metrics, keys: replicated over data
+            state = self.state_specs(rep, mesh_lib.specs(seeds, sharded=True))
+            init_sharded = mesh_lib.shard(init, mesh, (rep,), state)
+            program = mesh_lib.shard(run, mesh, (state, P(), P()), (state, rep), donate=self.donate_chunk)
+            place = NamedSharding(mesh, P())
 
-        def init_placed(rng):
-            return init_sharded(jax.device_put(rng, NamedSharding(mesh, rep)))
+            def init_placed(rng):
+                return init_sharded(jax.device_put(rng, NamedSharding(mesh, rep)))
 
-        init_placed.sharded = init_sharded  # for jax.eval_shape (checkpoint restore)
-        return init_placed, warm, chunk
+            init_placed.sharded = init_sharded  # for jax.eval_shape (checkpoint restore)
+        learning = _flags(True, self.chunk_length, place)
+
+        def warmup(state):
+            return self.warmup(state, program, place)
+
+        def run_chunk(state):
+            return program(state, *learning)
+
+        warmup.program = run_chunk.program = program
+        run_chunk.flags = learning  # (learning, active): what a learning chunk passes
+        return init_placed, warmup, run_chunk
 
     def abstract_state(self, keys: jax.Array):
         """The seed-vmapped state's shapes for keys[S] (and, on a mesh, its shardings): what a
@@ -221,28 +285,40 @@ def make_trainer(config, env, make_learner: Callable[..., Learner], sampler=None
         return learner.init(rng=rng, agent=learner.agent.init(k_agent), alloc=alloc.init(k_env),
                             step=jnp.zeros((), jnp.int32), grad_steps=jnp.zeros((), jnp.int32))
 
-    def vector_step(state, learn: bool):
-        """One step of every slot -> (state, (kept, per-step metrics))."""
+    def act(state, obs, task, key, learning):
+        """Actions for this device's slots (and the learner's extras; zeros in warm-up). The
+        draws are over all E slots, this device's sliced out, so a slot's policy noise and
+        warm-up action are its one-device draws (the E-slot forward pass is cheap)."""
+        obs, task = data.gather(obs), data.gather(task)
+
+        def policy(_):
+            return jax.tree.map(data.local, learner.act(state.agent, obs, task, key))
+
+        def random(_):
+            action = data.local(jax.random.uniform(key, (e, action_size), jnp.float32, -1.0, 1.0))
+            return action, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(policy, None)[1])
+
+        return lax.cond(learning, policy, random, None)
+
+    def vector_step(state, learning):
+        """One step of every slot -> (state, (kept, per-step metrics)). learning: bool[]."""
         rng, k_act, k_reset, *k_learner = jax.random.split(state.rng, learner.step_keys)
         obs, task = alloc.observe(state.alloc)
-        # Actions for all E slots, this device's sliced out: the policy noise and warm-up
-        # actions of a slot are the one-device draws (the E-slot forward pass is cheap).
-        if learn:
-            acted = learner.act(state.agent, data.gather(obs), data.gather(task), k_act)
-            action, extras = jax.tree.map(data.local, acted)
-        else:
-            action = data.local(jax.random.uniform(k_act, (e, action_size), jnp.float32, -1.0, 1.0))
-            extras = None
-        alloc_state, transition, metrics = alloc.step(state.alloc, action, k_reset, learn)
+        action, extras = act(state, obs, task, k_act, learning)
+        alloc_state, transition, metrics = alloc.step(state.alloc, action, k_reset, learning)
         state = state.replace(rng=rng, alloc=alloc_state, step=state.step + 1)
-        state, kept, learner_metrics = learner.collect(state, transition, obs, task, extras, k_learner, learn)
+        state, kept, learner_metrics = learner.collect(state, transition, obs, task, extras, k_learner, learning)
         return state, (kept, {**metrics, **learner_metrics})
 
-    def run_steps(state, length: int, learn: bool):
-        """``length`` vector steps, then (when learning) the learner's chunk update; chunk metrics."""
-        state, (kept, per_step) = lax.scan(lambda s, _: vector_step(s, learn), state, None, length=length)
-        state, learned = learner.learn(state, kept) if learn else (state, {})
-        return state, chunk_metrics(state, per_step, learned, length)
+    def run_steps(state, learning, active):
+        """T vector steps of which the first ``active`` (i32[]) run, then, if ``learning``
+        (bool[]), the learner's chunk update; chunk metrics (module docstring)."""
+        def one(state, i):
+            return when(i < active, lambda s: vector_step(s, learning), state)
+
+        state, (kept, per_step) = lax.scan(one, state, jnp.arange(chunk_length))
+        state, learned = when(learning, learner.learn, state, kept)
+        return state, chunk_metrics(state, per_step, learned, chunk_length)
 
     def chunk_metrics(state, per_step: dict, learned: dict, length: int) -> dict:
         """Allocation metrics, counters, learner means and the divergence check. Metrics of the
@@ -254,21 +330,19 @@ def make_trainer(config, env, make_learner: Callable[..., Learner], sampler=None
                 "health": {**health(per_step, learner.params(state.agent), length),
                            **{k: jnp.where(v >= 0, length - 1, -1).astype(jnp.int32) for k, v in after.items()}}}
 
-    def warmup(state):
-        return run_steps(state, sizes.warmup_steps, learn=False)
-
-    def run_chunk(state):
-        return run_steps(state, chunk_length, learn=True)
-
     def train(rng: jax.Array):
-        """Whole run as one traceable function; metrics have a leading chunk axis."""
-        state, _ = warmup(init(rng))
-        return lax.scan(lambda s, _: run_chunk(s), state, None, length=num_chunks)
+        """Whole run as one traceable function (one scan over the warm-up's and learning's
+        calls of run_steps); metrics have a leading chunk axis (learning chunks only)."""
+        calls = [(False, a) for a in trainer.warmup_calls] + [(True, chunk_length)] * num_chunks
+        flags = (jnp.array([c[0] for c in calls]), jnp.array([c[1] for c in calls], jnp.int32))
+        state, metrics = lax.scan(lambda s, f: run_steps(s, *f), init(rng), flags)
+        return state, jax.tree.map(lambda m: m[len(trainer.warmup_calls):], metrics)
 
-    return Trainer(config=config, env=env, agent=learner.agent, sampler=sampler, num_envs=e, num_tasks=n,
-                   warmup_steps=sizes.warmup_steps, window_steps=sizes.window_steps, chunk_length=chunk_length,
-                   num_chunks=num_chunks, init=init, warmup=warmup, run_chunk=run_chunk, train=train, mesh=mesh,
-                   donate_chunk=learner.donate_chunk, state_specs=learner.state_specs)
+    trainer = Trainer(config=config, env=env, agent=learner.agent, sampler=sampler, num_envs=e, num_tasks=n,
+                      warmup_steps=sizes.warmup_steps, window_steps=sizes.window_steps, chunk_length=chunk_length,
+                      num_chunks=num_chunks, init=init, run_steps=run_steps, train=train, mesh=mesh,
+                      donate_chunk=learner.donate_chunk, state_specs=learner.state_specs)
+    return trainer
 
 
 def chunking(total_env_steps: int, num_envs: int, warmup_steps: int, chunk_length: int) -> tuple[int, int]:
@@ -277,6 +351,26 @@ def chunking(total_env_steps: int, num_envs: int, warmup_steps: int, chunk_lengt
     learn_steps = total_env_steps // num_envs - warmup_steps
     length = max(1, min(chunk_length, learn_steps))
     return length, learn_steps // length
+
+
+def _flags(learning: bool, active: int, place=None) -> tuple[jax.Array, jax.Array]:
+    """run_steps' (learning bool[], active i32[]) arguments; ``place``: their sharding."""
+    flags = (jnp.asarray(learning), jnp.asarray(active, jnp.int32))
+    return flags if place is None else jax.device_put(flags, place)
+
+
+def merge_metrics(parts: list[dict]) -> dict:
+    """The metrics of consecutive calls of run_steps as one span's (the warm-up's):
+    episodes summed, episode return and success rate averaged over those episodes (NaN where
+    none finished), the rest (q, counters, health) the last call's. {} if no call."""
+    if len(parts) <= 1:
+        return parts[0] if parts else {}
+    count = sum(p["episodes"] for p in parts)
+    out = {**parts[-1], "episodes": count}
+    for k in ("episode_return", "success_rate"):
+        total = sum(jnp.where(p["episodes"] > 0, p[k] * p["episodes"], 0.0) for p in parts)
+        out[k] = jnp.where(count > 0, total / jnp.where(count > 0, count, 1), jnp.nan)
+    return out
 
 
 def learner_means(per_step: dict) -> dict:

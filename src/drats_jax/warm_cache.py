@@ -1,7 +1,7 @@
 """``python -m drats_jax.warm_cache [the flags of drats_jax.train]``: compile a run's programs
 into JAX's persistent compilation cache, and run nothing.
 
-On the MJX backends a run's programs (init, warm-up, learning chunk, evaluation) take minutes
+On the MJX backends a run's programs (init, the steps of warm-up and learning, evaluation) take minutes
 to compile; this command pays that once, ahead of time (e.g. on a login node with the same
 device, or before a queue slot starts), so the run itself starts stepping at once. The cache
 is the one ``python -m drats_jax.train`` uses ($DRATS_JAX_CACHE_DIR, else
@@ -45,12 +45,13 @@ def compile_programs(prepared) -> dict[str, dict]:
     from drats_jax import driver  # noqa: PLC0415
 
     trainer, cfg = prepared.trainer, prepared.cfg
-    init, warmup, chunk = trainer.jitted(cfg.seeds)
+    init, _, chunk = trainer.jitted(cfg.seeds)
     keys = driver.seed_keys(cfg)
     init_fn = getattr(init, "sharded", init)  # on a mesh: the sharded program (init places the keys)
     state = jax.eval_shape(init_fn, keys) if trainer.mesh is None else trainer.abstract_state(keys)
     out = {}
-    for name, fn, args in (("init", init_fn, (keys,)), ("warmup", warmup, (state,)), ("chunk", chunk, (state,)),
+    # warm-up and learning chunks are one program (drats_jax.trainer): compiled once, as "steps"
+    for name, fn, args in (("init", init_fn, (keys,)), ("steps", chunk.program, (state, *chunk.flags)),
                            ("evaluate", trainer.evaluator(cfg.eval_episodes), (state.agent,))):
         out[name], _ = timed_compile(fn, *args)
     return out

@@ -15,7 +15,7 @@ One chunk is one rollout and its update:
      minibatch updates (:meth:`drats_jax.agents.ppo.update.PPO.update`).
 
 ``config.chunk_length`` is not used: a chunk is always one rollout. The random-action
-warm-up (0 by default for PPO) keeps nothing. A vector step splits the run's key into
+warm-up (0 by default for PPO) is never learned from. A vector step splits the run's key into
 (rng, k_act, k_reset); each update splits off its own key.
 """
 
@@ -81,11 +81,9 @@ def make_learner(config: TrainConfig, env, sizes: Resolved, data: DataAxis) -> L
         u, log_prob = agent.sample(agent_state, obs, task, key)
         return jnp.clip(u, -1.0, 1.0), (u, log_prob)
 
-    def collect(state: TrainState, tr, obs, task, extras, keys, learn: bool):
-        """The step as a Rollout record (nothing during warm-up)."""
-        del keys
-        if not learn:
-            return state, None, {}
+    def collect(state: TrainState, tr, obs, task, extras, keys, learning):
+        """The step as a Rollout record (a warm-up chunk's is never learned from)."""
+        del keys, learning
         u, log_prob = extras
         kept = Rollout(obs=obs, task_id=task, action=u, log_prob=log_prob, reward=tr.reward, next_obs=tr.next_obs,
                        terminal=tr.terminal, truncation=tr.truncation)

@@ -21,7 +21,7 @@ from drats_jax.allocation import AllocationShortcuts, AllocationState
 from drats_jax.allocation import state_specs as alloc_specs
 from drats_jax.config import Resolved, TrainConfig
 from drats_jax.mesh import DataAxis
-from drats_jax.trainer import Learner
+from drats_jax.trainer import Learner, when
 
 
 @struct.dataclass
@@ -71,16 +71,18 @@ def make_learner(config: TrainConfig, env, sizes: Resolved, data: DataAxis) -> L
         agent_state, metrics = lax.scan(one, agent_state, jax.random.split(rng, config.updates_per_step))
         return agent_state, jax.tree.map(mean, metrics)
 
-    def collect(state: TrainState, transition, obs, task, extras, keys, learn: bool):
-        """Insert the E transitions; after warm-up, K gradient steps. -> (state, nothing kept, metrics)."""
+    def learn_step(state: TrainState, k_update):
+        agent_state, metrics = gradient_steps(state.agent, state.buffer, k_update)
+        return state.replace(agent=agent_state, grad_steps=state.grad_steps + config.updates_per_step), metrics
+
+    def collect(state: TrainState, transition, obs, task, extras, keys, learning):
+        """Insert the E transitions; when learning (after warm-up), K gradient steps.
+        -> (state, nothing kept, metrics: zeros in warm-up)."""
         del obs, task, extras
         (k_update,) = keys
-        buf = replay.insert(state.buffer, transition)
-        if not learn:
-            return state.replace(buffer=buf), None, {}
-        agent_state, metrics = gradient_steps(state.agent, buf, k_update)
-        return state.replace(agent=agent_state, buffer=buf,
-                             grad_steps=state.grad_steps + config.updates_per_step), None, metrics
+        state = state.replace(buffer=replay.insert(state.buffer, transition))
+        state, metrics = when(learning, learn_step, state, k_update)
+        return state, None, metrics
 
     def params(agent_state: SACState) -> dict:
         return {"actor_params": agent_state.actor_params, "critic_params": agent_state.critic_params,
