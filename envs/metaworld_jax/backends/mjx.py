@@ -30,7 +30,6 @@ import dataclasses
 import inspect
 
 import jax
-import jax.extend
 import jax.numpy as jnp
 import mujoco
 import numpy as np
@@ -187,25 +186,6 @@ def _quiet_warp() -> None:
         warp.config.log_level = getattr(warp, "LOG_WARNING", warp.config.log_level)
 
 
-def traced_once(fn):
-    """``fn`` (pure, closing over concrete values only), traced to a jaxpr once per argument
-    shapes; later calls bind that jaxpr. jax.jit's own cache is not enough here: under a seed
-    vmap, task_blocks' custom_vmap traces the block twice in contexts jit does not share
-    (measured: every scene's physics traced twice per program, ~45 s of MT10's trace)."""
-    jaxprs = {}
-
-    def call(*args):
-        flat, tree = jax.tree.flatten(args)
-        key = (tree, tuple((jnp.shape(x), jnp.result_type(x)) for x in flat))
-        if key not in jaxprs:
-            closed, out = jax.make_jaxpr(fn, return_shape=True)(*args)
-            jaxprs[key] = (jax.extend.core.jaxpr_as_fun(closed), jax.tree.structure(out))
-        run, out_tree = jaxprs[key]
-        return jax.tree.unflatten(out_tree, run(*flat))
-
-    return call
-
-
 class MjxBackend:
     """backend="mjx" (impl "jax", adapted scenes) or "warp" (impl "warp", stock scenes)."""
 
@@ -355,7 +335,7 @@ class MjxBackend:
         path's tasks, the evaluation) reuses one jaxpr instead of running MJX's Python again,
         which is most of the trace time."""
         if (s, block) not in self._blocks:
-            self._blocks[(s, block)] = traced_once(self._make_scene_block(s, block))
+            self._blocks[(s, block)] = task_blocks.traced_once(self._make_scene_block(s, block))
         return self._blocks[(s, block)]
 
     def _make_scene_block(self, s: int, block: int):
