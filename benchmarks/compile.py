@@ -11,8 +11,9 @@ Cases (each in its own subprocess, so peak resident memory is the case's own):
   step-mt10  the vector env step, MT10 (10 tasks on 8 scenes)
   step-mt50  the vector env step, MT50 (50 tasks on 36 scenes)
   train-mt10 the whole training program of a tiny MT10 SAC run through the CLI's own
-             `driver.prepare`: init, steps (the one program of warm-up and learning chunks)
-             and evaluation, each lowered and compiled as the driver runs it
+             `driver.prepare`: init, steps (the one program of warm-up, learning chunks and
+             evaluation rounds) and the evaluation's two small programs (its rounds' resets
+             and per-task means), each lowered and compiled as the driver runs it
   parts      one scene (reach-v3), MJX-JAX only: the pieces of a physics step compiled
              alone (kinematics and dynamics, collision, constraints, solver, readings,
              rewards), to see which part the program's size and time come from

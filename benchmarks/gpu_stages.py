@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from benchmarks.timing import block, compile_timed, log
+from benchmarks.timing import block, log
 
 
 def _cache_entries() -> int | None:
@@ -157,13 +157,15 @@ def train(rec, preset: str, overrides: list[str], train_s: float, interleaved_sh
         "train_wall_s": time.perf_counter() - start}
     rec.data["running"] = "evaluation"
     rec.save()
-    evaluate, comp = compile_timed(jax.jit(evaluation.make_evaluate(env, tr.agent, cfg.eval_episodes)),
-                                   d["state"].agent)
+    # As a run evaluates: rounds of the training program (compiled above) on the E evaluation
+    # slots; its first call compiles only the rounds' resets and per-task means.
+    evaluate = tr.evaluator(cfg.eval_episodes)
     t = time.perf_counter()
-    result = jax.device_get(evaluate(d["state"].agent))
+    d["state"], result = evaluate(d["state"])
+    result = jax.device_get(result)
     summary = evaluation.summarize(result, evaluation.return_scale(env))
-    rec.data["evaluation"] = {"episodes_per_task": cfg.eval_episodes, "env_steps": env_steps, **comp,
-                              "run_s": time.perf_counter() - t,
+    rec.data["evaluation"] = {"episodes_per_task": cfg.eval_episodes, "env_steps": env_steps,
+                              "rounds": evaluate.rounds, "run_s": time.perf_counter() - t,
                               **{k: float(v) for k, v in summary.items()},
                               "success_per_task": dict(zip(env.task_names, map(float, result["success"])))}
     rec.data.pop("running")

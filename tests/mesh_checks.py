@@ -188,14 +188,22 @@ def sac_learns() -> dict:
 
 
 def evaluation_split() -> dict:
-    """Evaluation with each task's 4 episodes split over data=2 (and seeds over seed=2) vs the
-    one-device evaluation of the same agent states: largest gap per result key."""
-    _, state, _ = _run(None, 2)
-    agent = jax.device_get(state.agent)
-    ref = jax.device_get(make_train(CFG, ENV).evaluator(4)(agent))
-    got = jax.device_get(make_train(CFG, ENV, mesh=MeshSpec(seed=2, data=2)).evaluator(4)(agent))
+    """Evaluation (rounds of the steps program on the evaluation slots) with each task's 4
+    episodes split over data=2 and seeds over seed=2 vs the one-device evaluation of the same
+    agents: largest gap per result key; whether the rest of both states came back unchanged."""
+    trainer = make_train(CFG, ENV, mesh=MeshSpec(seed=2, data=2))
+    init, warm, chunk = trainer.jitted(2)
+    state, _ = chunk(warm(init(jax.random.split(jax.random.PRNGKey(0), 2)))[0])
+    _, one, _ = _run(None, 2)
+    one = jax.device_get(one).replace(agent=jax.device_get(state.agent))  # the mesh run's agents
+    training = lambda s: jax.device_get(s.replace(alloc=s.alloc.replace(eval_slots=None)))  # noqa: E731
+    before = training(state)
+    ref_state, ref = make_train(CFG, ENV).evaluator(4, 2)(jax.device_put(one))
+    got_state, got = trainer.evaluator(4, 2)(state)
+    ref, got = jax.device_get(ref), jax.device_get(got)
     return {k: float(np.max(np.abs(np.asarray(got[k]) - np.asarray(ref[k])))) for k in ref} | {
-        "return_mean": float(np.mean(ref["return"]))}
+        "return_mean": float(np.mean(ref["return"])),
+        "training_state_diff": _diff(before, training(got_state)) + _diff(training(one), training(ref_state))}
 
 
 if __name__ == "__main__":

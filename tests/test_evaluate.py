@@ -4,13 +4,16 @@ episodes (every step until done); equal to a plain Python loop."""
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from drats_jax import evaluate as ev
+from drats_jax.agents import make_train
 from drats_jax.agents.sac import make_sac
-from drats_jax.config import SACConfig
+from drats_jax.config import SACConfig, TrainConfig
 from tests.pointmass import PointMass
 
 
@@ -145,3 +148,30 @@ def test_task_subset_and_recording_change_no_number():
     assert first[3] == 3 and first[0] > 10  # 0.3 away: 3 steps; 1.8 away: more than 10
     np.testing.assert_array_equal(state.physics["pos"][0], 0.0)  # row 0: the reset state
     np.testing.assert_allclose(rec["return"], (state.reward * shown)[1:].sum(0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("block", [1, 2])
+def test_training_program_evaluates_the_protocol_and_changes_nothing_else(block):
+    """A run evaluates in rounds of its E slots with its one steps program (trainer.evaluator):
+    the same episodes, goals and per-task means as make_evaluate's one-shot program (here 5
+    episodes x 2 tasks on 4 slots: 3 rounds, the last one partly padding; with blocks of 2,
+    each task's 5 episodes padded to 6), and the training state comes back unchanged."""
+    env = PointMass(distances=(0.3, 1.8), episode_length=30, num_goals=8)
+    env.block_size = block
+    cfg = TrainConfig(num_envs=4, total_env_steps=400, warmup_env_steps=100, chunk_length=20, buffer_capacity=400,
+                      sac=SACConfig(hidden_width=16, hidden_depth=1, batch_size=8))
+    trainer = make_train(cfg, env)
+    init, warmup, chunk = trainer.jitted(2)
+    state, _ = chunk(warmup(init(jax.random.split(jax.random.PRNGKey(0), 2)))[0])
+    training = lambda s: jax.device_get(s.replace(alloc=s.alloc.replace(eval_slots=None)))  # noqa: E731
+    before = training(state)
+    evaluate = trainer.evaluator(5, 2)
+    assert evaluate.rounds == 3
+    state, got = evaluate(state)
+    ref = jax.device_get(jax.jit(jax.vmap(ev.make_evaluate(env, trainer.agent, 5)))(state.agent))
+    assert ref["return"].min() > 0  # the episodes ran
+    for key in ("success", "return", "return_full"):  # the policy's batch differs (E rows vs N x k)
+        np.testing.assert_allclose(np.asarray(got[key]), ref[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    chex.assert_trees_all_equal(training(state), before)
+    state, again = evaluate(state)  # evaluating twice: the same numbers
+    chex.assert_trees_all_equal(jax.device_get(again), jax.device_get(got))

@@ -142,6 +142,7 @@ def test_evaluation_split_over_devices_equals_one_device():
     r = _check("evaluation_split")
     assert r["return_mean"] > 0, r  # the episodes really ran
     assert r["success"] == 0 and r["return"] < 1e-3 and r["return_full"] < 1e-3, r
+    assert r["training_state_diff"] == [], r  # evaluating changes nothing but its own slots
 
 
 def _cli_run(out: pathlib.Path, devices: int, extra: list[str]) -> dict:

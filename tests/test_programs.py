@@ -12,7 +12,8 @@ import sys
 
 import chex
 
-from drats_jax import driver, evaluate, trainer
+from drats_jax import driver, evaluate, programs
+from drats_jax.evaluate import rounds
 from drats_jax.logger import read_rows
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -24,21 +25,30 @@ RUN = ["--tasks", "reach-v3,push-v3", "--seeds", "2", "--eval-episodes", "2", "-
 
 
 def test_a_cli_run_traces_each_program_once(tmp_path, monkeypatch):
-    """init, the steps program (2 warm-up calls, then the learning chunk's 8 calls: one
-    program) and the evaluation (4 calls) trace once each."""
-    jitted = trainer.Trainer.jitted
+    """init and the steps program (2 warm-up calls, the learning chunks' 8 calls and the 4
+    evaluations' 2 rounds of 10 calls each: one program), the evaluation rounds' reset and
+    its per-task means trace once each; the run compiles no evaluation program of its own."""
+    made = []
 
-    def counted_jitted(self, num_seeds=None):
+    def counted_programs(self, num_seeds):
         once = {name: chex.assert_max_traces(getattr(self, name), n=1) for name in ("init", "run_steps")}
-        return jitted(dataclasses.replace(self, **once), num_seeds)
+        counted = dataclasses.replace(self, **once)
+        made.append(counted)
+        return jitted(counted, num_seeds)
 
-    make_evaluate = evaluate.make_evaluate
-    monkeypatch.setattr(trainer.Trainer, "jitted", counted_jitted)
-    monkeypatch.setattr(evaluate, "make_evaluate",
-                        lambda *a, **k: chex.assert_max_traces(make_evaluate(*a, **k), n=1))
+    def counted_rounds(*args, **kwargs):
+        r = make_rounds(*args, **kwargs)
+        return r._replace(begin=chex.assert_max_traces(r.begin, n=1), result=chex.assert_max_traces(r.result, n=1))
+
+    jitted, make_rounds = programs.jitted, rounds.make_rounds
+    monkeypatch.setattr(programs, "jitted", counted_programs)
+    monkeypatch.setattr(rounds, "make_rounds", counted_rounds)
+    for module in (evaluate, evaluate.protocol):  # training builds no one-shot evaluation program
+        monkeypatch.setattr(module, "make_evaluate", None)
     assert driver.main([*RUN, "--out", str(tmp_path / "run")]) == 0
+    assert len(made) == 1  # the evaluation runs the chunks' program object
     evals = (tmp_path / "run" / "eval.csv").read_text().splitlines()
-    assert len(evals) - 1 == 2 * 4  # 2 seeds x 4 evaluations, from one traced evaluation program
+    assert len(evals) - 1 == 2 * 4  # 2 seeds x 4 evaluations
 
 
 def warm_cache_fills_what_the_run_uses(tmp_path, *backend_args: str):
@@ -54,11 +64,13 @@ def warm_cache_fills_what_the_run_uses(tmp_path, *backend_args: str):
         return done.stdout
 
     out = run("drats_jax.warm_cache", "--out", str(tmp_path / "ignored"))
-    assert "steps: trace" in out and "evaluate: trace" in out
+    assert "steps: trace" in out and "eval_begin: trace" in out and "eval_result: trace" in out
     assert not (tmp_path / "ignored").exists()  # nothing but the cache is written
     warmed = sorted(p.name for p in cache.iterdir())
-    # one program for warm-up and learning, one for evaluation (and init)
-    assert sum(name.startswith(("jit_run_steps", "jit_evaluate")) for name in warmed) == 2, warmed
+    # one program holds the physics: warm-up, learning and evaluation (and init, and the
+    # evaluation's resets and means); no evaluation program of its own
+    assert sum(name.startswith("jit_run_steps") for name in warmed) == 1, warmed
+    assert not any(name.startswith("jit_evaluate") for name in warmed), warmed
     run("drats_jax.train", "--out", str(tmp_path / "run"))
     assert sorted(p.name for p in cache.iterdir()) == warmed  # every program came from the cache
 

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 from flax import struct
 from jax import lax
 
+from drats_jax.evaluate.rounds import EvalSlots, init_slots
 from drats_jax.mesh import DataAxis
 from drats_jax.samplers import Sampler
 from drats_jax.samplers import stats as task_stats
@@ -43,9 +44,10 @@ class AllocationState:
     """env_state: the env's State with leading axis E; sampler: the sampler's state (holds q);
     stats: TaskStats; episode_return f32[E] / episode_success bool[E]: the running episode
     of each slot so far; learner_episode bool[E]: whether it started after warm-up;
-    window_step i32[]: learning vector steps into the current sampler window. Inside a
-    program sharded over data, E is this device's E/D slots (sampler, stats, window_step
-    replicated)."""
+    window_step i32[]: learning vector steps into the current sampler window; eval_slots:
+    E more slots that only the trainer's evaluation phase steps (:mod:`drats_jax.evaluate.rounds`;
+    scratch between evaluations). Inside a program sharded over data, E is this device's E/D
+    slots (sampler, stats, window_step replicated)."""
 
     env_state: Any
     sampler: Any
@@ -54,13 +56,15 @@ class AllocationState:
     episode_success: jax.Array
     learner_episode: jax.Array
     window_step: jax.Array
+    eval_slots: EvalSlots
 
 
 def state_specs(replicated, per_device) -> AllocationState:
     """Prefix tree of an AllocationState's PartitionSpecs: the slots' arrays are split over
     ``data``; the sampler, statistics and window counter are replicated."""
     return AllocationState(env_state=per_device, sampler=replicated, stats=replicated, episode_return=per_device,
-                           episode_success=per_device, learner_episode=per_device, window_step=replicated)
+                           episode_success=per_device, learner_episode=per_device, window_step=replicated,
+                           eval_slots=per_device)
 
 
 class AllocationShortcuts:
@@ -89,12 +93,20 @@ class Allocation(NamedTuple):
     window_steps: int  # learning vector steps per sampler window
     sampler: Sampler
     init: Callable[[jax.Array], AllocationState]
-    step: Callable[..., tuple[AllocationState, Transition, dict]]
+    physics: Callable[[Any, jax.Array], Any]  # (env State [E], action f32[E, A]) -> next env State
+    record: Callable[..., tuple[AllocationState, Transition, dict]]  # step's bookkeeping after physics
+
+    def step(self, state: AllocationState, action: jax.Array, rng: jax.Array, learn):
+        """One vector step (module docstring): ``record`` of ``physics`` on the training slots.
+        action f32[E/D, A]; learn (bool[], may be traced): False during the random-action
+        warm-up. Returns (state, transitions with leading axis E, per-task metrics
+        {episodes, return_sum, success_sum}: [N] each)."""
+        return self.record(state, action, self.physics(state.env_state, action), rng, learn)
 
     @staticmethod
     def observe(state: AllocationState) -> tuple[jax.Array, jax.Array]:
         """What the learner acts on: (obs f32[E, O], task_id i32[E])."""
-        return state.env_state.obs, state.env_state.info["task_id"].astype(jnp.int32)
+        return observe_slots(state.env_state)
 
     def chunk_metrics(self, state: AllocationState, per_step: dict) -> dict:
         """Per-task metrics of a chunk from step's stacked per-step metrics [T, N]: episodes,
@@ -105,6 +117,11 @@ class Allocation(NamedTuple):
         mean = lambda k: jnp.where(count > 0, jnp.sum(per_step[k], 0) / denom, jnp.nan)  # noqa: E731
         return {"episodes": count, "episode_return": mean("return_sum"), "success_rate": mean("success_sum"),
                 "q": self.sampler.probabilities(state.sampler), "task_env_steps": state.stats.env_steps}
+
+
+def observe_slots(env_state) -> tuple[jax.Array, jax.Array]:
+    """(obs f32[E, O], task_id i32[E]) of the env State of E slots."""
+    return env_state.obs, env_state.info["task_id"].astype(jnp.int32)
 
 
 def _where_slots(mask: jax.Array, a, b):
@@ -153,18 +170,17 @@ def make_allocation(env: Any, sampler: Sampler, *, num_envs: int, task_block: in
             env_state=reset_slots(rng, sampler_state), sampler=sampler_state,
             stats=task_stats.init_stats(n, success_window),
             episode_return=jnp.zeros((e_local,), jnp.float32), episode_success=jnp.zeros((e_local,), bool),
-            learner_episode=jnp.full((e_local,), learn_from_start), window_step=jnp.zeros((), jnp.int32))
+            learner_episode=jnp.full((e_local,), learn_from_start), window_step=jnp.zeros((), jnp.int32),
+            eval_slots=init_slots(env, e_local))
 
     def update_sampler(args):
         sampler_state, stats = sampler.update(*args)
         return sampler_state, task_stats.end_window(stats)
 
-    def step(state: AllocationState, action: jax.Array, rng: jax.Array, learn):
-        """One vector step (module docstring). action f32[E/D, A]; learn (bool[], may be traced):
-        False during the random-action warm-up. Returns (state, transitions with leading axis E,
-        per-task metrics {episodes, return_sum, success_sum}: [N] each)."""
+    def record(state: AllocationState, action: jax.Array, nxt, rng: jax.Array, learn):
+        """Steps 2-4 of a vector step (module docstring), ``nxt`` being the training slots'
+        env State after ``action``: see :meth:`Allocation.step`."""
         obs, task = Allocation.observe(state)
-        nxt = v_step(state.env_state, action)
         truncation = nxt.info["truncation"].astype(bool)
         done = nxt.done.astype(bool)
         transition = Transition(obs=obs, action=action, reward=nxt.reward, next_obs=nxt.obs,
@@ -196,11 +212,12 @@ def make_allocation(env: Any, sampler: Sampler, *, num_envs: int, task_block: in
         new = AllocationState(
             env_state=env_state, sampler=sampler_state, stats=stats,
             episode_return=jnp.where(done, 0.0, ep_return), episode_success=jnp.where(done, False, ep_success),
-            learner_episode=jnp.where(done, learn, state.learner_episode), window_step=window_step)
+            learner_episode=jnp.where(done, learn, state.learner_episode), window_step=window_step,
+            eval_slots=state.eval_slots)
         seg = lambda x: jax.ops.segment_sum(x, task_g, num_segments=n)  # noqa: E731
         metrics = {"episodes": seg(done_g.astype(jnp.int32)), "return_sum": seg(jnp.where(done_g, return_g, 0.0)),
                    "success_sum": seg((done_g & success_g).astype(jnp.int32))}
         return new, transition, metrics
 
     return Allocation(num_envs=e, num_tasks=n, task_block=block, window_steps=int(window_steps), sampler=sampler,
-                      init=init, step=step)
+                      init=init, physics=v_step, record=record)

@@ -100,17 +100,19 @@ def _run(p, logger, stop, log, evaluate, keys, worker) -> tuple[int, bool]:
             log(f"checkpoint at {env_steps:,} env steps saved {time.monotonic() - stop.at:.1f} s after "
                 f"{stop.requested}")
 
-    def run_evaluation(state, env_steps: int, bar) -> bool:
-        """Evaluates and logs; False (nothing logged) when a stop request came first in a
-        one-process run: the checkpoint is saved and the resumed run evaluates instead."""
-        result = call(worker, evaluate, state.agent, stop, processes.process_count() == 1)
-        if result is None:
-            return False
+    def run_evaluation(state, env_steps: int, bar):
+        """Evaluates and logs -> the state (the training program evaluates on slots of the
+        state's own: trainer.evaluator), or None (nothing logged) when a stop request came
+        first in a one-process run: the checkpoint is saved and the resumed run evaluates."""
+        out = call(worker, evaluate, state, stop, processes.process_count() == 1)
+        if out is None:
+            return None
+        state, result = out
         result = processes.fetch(result)
         summary = evaluation.summarize(result, scale)
         logger.log("eval", env_steps, per_seed_rows({**summary, **result}, names))
         bar.set_eval(float(np.mean(summary["mean_success"])), float(np.mean(summary["worst_success"])))
-        return True
+        return state
 
     if p.resumed is not None:
         # On a mesh it was restored sharded in place (device_put of arrays spanning other processes fails).
@@ -129,8 +131,10 @@ def _run(p, logger, stop, log, evaluate, keys, worker) -> tuple[int, bool]:
     test_signal = os.environ.get("DRATS_JAX_TEST_SIGNAL_AT")
     with ProgressBar(trainer.total_env_steps, env_steps, enabled=cfg.progress and processes.is_primary()) as bar:
         if done > 0 and (done == trainer.num_chunks or due(env_steps, per_chunk, cfg.eval_interval)) and \
-                missing_evaluation(p.out, env_steps) and not run_evaluation(state, env_steps, bar):
-            return env_steps, True  # (the run that saved this checkpoint was stopped before it)
+                missing_evaluation(p.out, env_steps):
+            state = run_evaluation(state, env_steps, bar)
+            if state is None:
+                return env_steps, True  # (the run that saved this checkpoint was stopped before it)
         for i in range(done, trainer.num_chunks):
             chunk_start, start_state = env_steps, state
             test_signal = _test_signal(test_signal, chunk_start, mid=True)
@@ -153,8 +157,10 @@ def _run(p, logger, stop, log, evaluate, keys, worker) -> tuple[int, bool]:
             if last or stop.requested or due(env_steps, per_chunk, cfg.checkpoint_interval):
                 save(env_steps, state)
             # After the save, and dropped when a stop comes (the resumed run evaluates): a stop never waits for it.
-            if (last or due(env_steps, per_chunk, cfg.eval_interval)) and not run_evaluation(state, env_steps, bar):
-                return env_steps, True
+            if last or due(env_steps, per_chunk, cfg.eval_interval):
+                state = run_evaluation(state, env_steps, bar)
+                if state is None:
+                    return env_steps, True
             bar.update(env_steps, np.asarray(m["success_rate"]), np.asarray(m["q"]))
             if stop.requested and not last:
                 return env_steps, False

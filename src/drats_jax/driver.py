@@ -187,8 +187,8 @@ def train_and_evaluate(p: Prepared, log: Callable[[str], None] | None = None) ->
     t0 = time.perf_counter()
     try:
         with StopRequest() as stop:
-            env_steps, abandoned = chunk_loop.run_chunks(p, logger, stop, log, p.trainer.evaluator(cfg.eval_episodes),
-                                                         seed_keys(cfg))
+            evaluate = p.trainer.evaluator(cfg.eval_episodes, cfg.seeds)
+            env_steps, abandoned = chunk_loop.run_chunks(p, logger, stop, log, evaluate, seed_keys(cfg))
     finally:
         logger.close()
         p.checkpointer.close()

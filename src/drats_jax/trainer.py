@@ -21,20 +21,28 @@ One *vector step* (one lax.scan iteration), in order:
 A chunk is T vector steps, then (when learning) ``learner.learn`` on what they kept (PPO:
 GAE and its epochs).
 
-Warm-up and learning are ONE program, ``run_steps(state, learning, active)``: T vector steps
-of which the first ``active`` run (the rest pass the state through), with ``learning`` a
-traced flag, not a Python constant. On the MJX backends the physics is most of a program's
-compile time and every program holds its own copy of it, so one program for both phases
-halves what a run compiles before its first learning step. The warm-up's W vector steps
-are ceil(W / T) calls with learning=False (the last one runs W mod T steps, when that is not
-0); every learning chunk is a call with learning=True and all T steps active. Both flags
-are the same for every seed and device (unbatched under a seed vmap, replicated on a mesh),
-so their conds stay conds.
+Warm-up, learning and evaluation are ONE program, ``run_steps(state, phase, active)``: T
+vector steps of which the first ``active`` run (the rest pass the state through), with
+``phase`` (:data:`WARMUP`, :data:`LEARN`, :data:`EVALUATE`) a traced flag, not a Python
+constant. On the MJX backends the physics is most of a program's compile time and every
+program holds its own copy of it, so a run compiles the physics once: the program calls it
+once per vector step, on the training slots or (evaluating) on the evaluation slots.
+
+- Warm-up: W vector steps of random actions, ceil(W / T) calls (the last one runs W mod T
+  steps, when that is not 0).
+- Learning: every chunk is a call with all T steps active.
+- Evaluation (MetaWorld's protocol, :mod:`drats_jax.evaluate.rounds`): rounds of E episodes
+  on the E evaluation slots (``state.alloc.eval_slots``), each the env's episode length in
+  calls of T steps; deterministic actions, no autoreset, nothing else of the state changes
+  (not even its key), so evaluating never changes what training does.
+Both flags are the same for every seed and device (unbatched under a seed vmap, replicated
+on a mesh), so their conds stay conds.
 
     state = trainer.init(rng)
     state, _ = trainer.warmup(state)               # random-action warm-up
     for _ in range(trainer.num_chunks):
         state, metrics = trainer.run_chunk(state)  # T vector steps, one jitted call
+    state, result = trainer.evaluator(50)(state)   # {"success", "return", "return_full": [N]}
 
 ``trainer(rng)`` (= ``train(rng)``) runs warm-up and every chunk as one traceable function
 (one scan over the calls above), so ``jax.jit(jax.vmap(trainer))(rngs)`` trains independent
@@ -50,14 +58,15 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from drats_jax import mesh as mesh_lib
-from drats_jax.agents.common import mean
-from drats_jax.allocation import EPISODE_KEYS, make_allocation
+from drats_jax import programs
+from drats_jax.allocation import make_allocation, observe_slots
+from drats_jax.chunk_metrics import health, learner_means, merge_metrics
 from drats_jax.config import resolve
+from drats_jax.evaluate import rounds as eval_rounds
 from drats_jax.mesh import DataAxis, MeshSpec
+from drats_jax.programs import EVALUATE, LEARN, WARMUP, flags
 from drats_jax.samplers import make_sampler
 
 
@@ -66,14 +75,15 @@ def _nothing_to_learn(state, kept):
     return state, {}
 
 
-def when(pred: jax.Array, fn: Callable, state, *args):
+def when(pred: jax.Array, fn: Callable, state, *args, otherwise: Callable | None = None):
     """``fn(state, *args) -> (state, out)`` where the scalar ``pred`` holds, else ``(state,
-    zeros shaped like out)``: a ``lax.cond`` whose skipped branch costs nothing. ``pred``
-    must not be batched (under vmap a batched one runs both branches, still correct)."""
+    zeros shaped like out)`` (``otherwise(state, *args)`` in place of that state when given):
+    a ``lax.cond`` whose skipped branch costs nothing. ``pred`` must not be batched (under
+    vmap a batched one runs both branches, still correct)."""
     out_shape = jax.eval_shape(fn, state, *args)[1]
 
     def skip(state, *args):
-        del args
+        state = state if otherwise is None else otherwise(state, *args)
         return state, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out_shape)
 
     return lax.cond(pred, fn, skip, state, *args)
@@ -84,7 +94,8 @@ class Learner:
     """What a learner gives the trainer (built by its ``make_learner(config, env, sizes, data)``).
 
     agent:       static agent; ``agent.init(key)`` -> agent state, and
-                 ``agent.act(agent_state, obs, task_id, rng, deterministic)`` (evaluation).
+                 ``agent.act(agent_state, obs, task_id, rng, deterministic)`` (evaluation:
+                 deterministic=True, this device's slots).
     init:        (rng, agent, alloc, step, grad_steps) -> the learner's state pytree.
     act:         (agent_state, obs f32[E, O], task_id i32[E], key) -> (env action f32[E, A],
                  extras: a pytree of [E, ...] arrays ``collect`` gets back, this device's slots).
@@ -94,7 +105,7 @@ class Learner:
                  (the same pytree whatever ``learning`` is: zeros where nothing was learned,
                  see :func:`when`). ``keys``: the ``step_keys - 3`` learner keys of this vector
                  step. ``learning``: bool[], traced (False during the warm-up, whose
-                 ``extras`` are zeros).
+                 ``extras`` are zeros). Not called by evaluation steps.
     learn:       (state, kept [T, ...]) -> (state, metrics of f32[] / i32[]), once per learning
                  chunk.
     params:      agent state -> {name: parameter pytree}, checked for NaN/inf after every chunk.
@@ -134,8 +145,8 @@ class Trainer:
     chunk_length: int  # vector steps per run_chunk
     num_chunks: int  # run_chunk calls after warm-up
     init: Callable[[jax.Array], Any]
-    # (state, learning bool[], active i32[]) -> (state, metrics): the one program of warm-up
-    # and learning (module docstring).
+    # (state, phase i32[], active i32[]) -> (state, metrics): the one program of warm-up,
+    # learning and evaluation (module docstring).
     run_steps: Callable[[Any, jax.Array, jax.Array], tuple[Any, dict]]
     train: Callable[[jax.Array], tuple[Any, dict]]
     mesh: MeshSpec | None = None  # None / one device: the one-device program
@@ -146,6 +157,8 @@ class Trainer:
     # (replicated spec, per-device spec) -> a prefix tree of the state's PartitionSpecs
     # (per-device: env slots and replay rows, split over data).
     state_specs: Callable[[Any, Any], Any] | None = None
+    # jitted(num_seeds)'s programs, built once per num_seeds (each jax.jit compiles its own)
+    _programs: dict = dataclasses.field(default_factory=dict, init=False, repr=False)
 
     def __call__(self, rng: jax.Array):
         return self.train(rng)
@@ -176,13 +189,13 @@ class Trainer:
         program = program or self.run_steps
         metrics = []
         for active in self.warmup_calls:
-            state, m = program(state, *_flags(False, active, place))
+            state, m = program(state, *flags(WARMUP, active, place))
             metrics.append(m)
         return state, merge_metrics(metrics)
 
     def run_chunk(self, state):
         """One learning chunk (unjitted): T vector steps and the learner's update."""
-        return self.run_steps(state, *_flags(True, self.chunk_length))
+        return self.run_steps(state, *flags(LEARN, self.chunk_length))
 
     def jitted(self, num_seeds: int | None = None):
         """(init, warmup, run_chunk): init jitted; warmup and run_chunk call the one jitted
@@ -192,40 +205,11 @@ class Trainer:
         over a leading seed axis (rng: keys[num_seeds]; the flags are not batched). On a mesh
         of more than one device each is ``jit(shard_map(vmapped fn))``: seeds split over
         ``seed``, slots and replay rows over ``data``, the flags replicated; init places the
-        keys itself.
+        keys itself. Built once per num_seeds (so :meth:`evaluator` runs the same program).
         """
-        init, run = self.init, self.run_steps
-        if num_seeds is not None:
-            init, run = jax.vmap(init), jax.vmap(run, in_axes=(0, None, None))
-        donate = 0 if self.donate_chunk else ()
-        if self.mesh is None or self.mesh.size == 1:
-            init_placed, program, place = jax.jit(init), jax.jit(run, donate_argnums=donate), None
-        else:
-            seeds = num_seeds is not None
-            if self.mesh.seed > 1 and (not seeds or num_seeds % self.mesh.seed):
-                raise ValueError(f"--mesh seed={self.mesh.seed} must divide the number of seeds ({num_seeds})")
-            mesh = mesh_lib.make_mesh(self.mesh)
-            rep = mesh_lib.specs(seeds, sharded=False)  # metrics, keys: replicated over data
-            state = self.state_specs(rep, mesh_lib.specs(seeds, sharded=True))
-            init_sharded = mesh_lib.shard(init, mesh, (rep,), state)
-            program = mesh_lib.shard(run, mesh, (state, P(), P()), (state, rep), donate=self.donate_chunk)
-            place = NamedSharding(mesh, P())
-
-            def init_placed(rng):
-                return init_sharded(jax.device_put(rng, NamedSharding(mesh, rep)))
-
-            init_placed.sharded = init_sharded  # for jax.eval_shape (checkpoint restore)
-        learning = _flags(True, self.chunk_length, place)
-
-        def warmup(state):
-            return self.warmup(state, program, place)
-
-        def run_chunk(state):
-            return program(state, *learning)
-
-        warmup.program = run_chunk.program = program
-        run_chunk.flags = learning  # (learning, active): what a learning chunk passes
-        return init_placed, warmup, run_chunk
+        if num_seeds not in self._programs:
+            self._programs[num_seeds] = programs.jitted(self, num_seeds)
+        return self._programs[num_seeds]
 
     def abstract_state(self, keys: jax.Array):
         """The seed-vmapped state's shapes for keys[S] (and, on a mesh, its shardings): what a
@@ -237,16 +221,12 @@ class Trainer:
         return jax.tree.map(lambda x, sh: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sh), shapes,
                             self.state_shardings(shapes, keys.shape[0]))
 
-    def evaluator(self, episodes: int):
-        """evaluate(agent states [S]) -> per-seed results, jitted; on a mesh, seeds split over
-        ``seed`` and each task's episodes over ``data`` (results psum'd once, replicated)."""
-        from drats_jax import evaluate as evaluation  # noqa: PLC0415  (the evaluation imports jax only)
-
-        if self.mesh is None:
-            return jax.jit(jax.vmap(evaluation.make_evaluate(self.env, self.agent, episodes)))
-        fn = jax.vmap(evaluation.make_evaluate(self.env, self.agent, episodes, DataAxis(self.mesh.data)))
-        rep = mesh_lib.specs(seeds=True, sharded=False)
-        return mesh_lib.shard(fn, mesh_lib.make_mesh(self.mesh), (rep,), rep)
+    def evaluator(self, episodes: int, num_seeds: int | None = None):
+        """evaluate(state) -> (state, per-seed result {"success", "return", "return_full":
+        f32[S, N]}): MetaWorld's protocol, ``episodes`` per task, run by :meth:`jitted`'s
+        program (module docstring; :func:`drats_jax.programs.evaluator`). Only
+        ``state.alloc.eval_slots`` changes. num_seeds as in :meth:`jitted`."""
+        return programs.evaluator(self, episodes, num_seeds)
 
     def state_shardings(self, abstract_state, num_seeds: int | None = None):
         """NamedShardings of a state (e.g. jax.eval_shape of init) on this trainer's mesh."""
@@ -285,36 +265,53 @@ def make_trainer(config, env, make_learner: Callable[..., Learner], sampler=None
         return learner.init(rng=rng, agent=learner.agent.init(k_agent), alloc=alloc.init(k_env),
                             step=jnp.zeros((), jnp.int32), grad_steps=jnp.zeros((), jnp.int32))
 
-    def act(state, obs, task, key, learning):
-        """Actions for this device's slots (and the learner's extras; zeros in warm-up). The
-        draws are over all E slots, this device's sliced out, so a slot's policy noise and
-        warm-up action are its one-device draws (the E-slot forward pass is cheap)."""
-        obs, task = data.gather(obs), data.gather(task)
-
+    def act(state, obs, task, key, phase):
+        """Actions for this device's slots (and the learner's extras; zeros unless learning).
+        Training draws are over all E slots, this device's sliced out, so a slot's policy noise
+        and warm-up action are its one-device draws (the E-slot forward pass is cheap);
+        evaluation's deterministic actions need no draw."""
         def policy(_):
-            return jax.tree.map(data.local, learner.act(state.agent, obs, task, key))
+            everyone = learner.act(state.agent, data.gather(obs), data.gather(task), key)
+            return jax.tree.map(data.local, everyone)
+
+        no_extras = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(policy, None)[1])
 
         def random(_):
-            action = data.local(jax.random.uniform(key, (e, action_size), jnp.float32, -1.0, 1.0))
-            return action, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(policy, None)[1])
+            return data.local(jax.random.uniform(key, (e, action_size), jnp.float32, -1.0, 1.0)), no_extras
 
-        return lax.cond(learning, policy, random, None)
+        def deterministic(_):
+            return learner.agent.act(state.agent, obs, task, key, deterministic=True), no_extras
 
-    def vector_step(state, learning):
-        """One step of every slot -> (state, (kept, per-step metrics)). learning: bool[]."""
+        return lax.switch(phase, (random, policy, deterministic), None)  # WARMUP, LEARN, EVALUATE
+
+    def vector_step(state, phase):
+        """One step of every training slot, or (evaluating) of every evaluation slot ->
+        (state, (kept, per-step metrics); zeros when evaluating). phase: i32[]."""
+        learning, evaluating = phase == LEARN, phase == EVALUATE
         rng, k_act, k_reset, *k_learner = jax.random.split(state.rng, learner.step_keys)
-        obs, task = alloc.observe(state.alloc)
-        action, extras = act(state, obs, task, k_act, learning)
-        alloc_state, transition, metrics = alloc.step(state.alloc, action, k_reset, learning)
-        state = state.replace(rng=rng, alloc=alloc_state, step=state.step + 1)
-        state, kept, learner_metrics = learner.collect(state, transition, obs, task, extras, k_learner, learning)
-        return state, (kept, {**metrics, **learner_metrics})
+        slots = lax.cond(evaluating, lambda a: a.eval_slots.env_state, lambda a: a.env_state, state.alloc)
+        obs, task = observe_slots(slots)
+        action, extras = act(state, obs, task, k_act, phase)
+        nxt = alloc.physics(slots, action)  # the program's one call of the physics
 
-    def run_steps(state, learning, active):
-        """T vector steps of which the first ``active`` (i32[]) run, then, if ``learning``
-        (bool[]), the learner's chunk update; chunk metrics (module docstring)."""
+        def train(state):
+            alloc_state, transition, metrics = alloc.record(state.alloc, action, nxt, k_reset, learning)
+            state = state.replace(rng=rng, alloc=alloc_state, step=state.step + 1)
+            state, kept, learner_metrics = learner.collect(state, transition, obs, task, extras, k_learner, learning)
+            return state, (kept, {**metrics, **learner_metrics})
+
+        def evaluate(state):
+            return state.replace(alloc=state.alloc.replace(eval_slots=eval_rounds.advance(state.alloc.eval_slots, nxt)))
+
+        return when(~evaluating, train, state, otherwise=evaluate)
+
+    def run_steps(state, phase, active):
+        """T vector steps of which the first ``active`` (i32[]) run, then, if ``phase`` is
+        LEARN, the learner's chunk update; chunk metrics (module docstring)."""
+        learning = phase == LEARN
+
         def one(state, i):
-            return when(i < active, lambda s: vector_step(s, learning), state)
+            return when(i < active, lambda s: vector_step(s, phase), state)
 
         state, (kept, per_step) = lax.scan(one, state, jnp.arange(chunk_length))
         state, learned = when(learning, learner.learn, state, kept)
@@ -333,9 +330,9 @@ def make_trainer(config, env, make_learner: Callable[..., Learner], sampler=None
     def train(rng: jax.Array):
         """Whole run as one traceable function (one scan over the warm-up's and learning's
         calls of run_steps); metrics have a leading chunk axis (learning chunks only)."""
-        calls = [(False, a) for a in trainer.warmup_calls] + [(True, chunk_length)] * num_chunks
-        flags = (jnp.array([c[0] for c in calls]), jnp.array([c[1] for c in calls], jnp.int32))
-        state, metrics = lax.scan(lambda s, f: run_steps(s, *f), init(rng), flags)
+        calls = [(WARMUP, a) for a in trainer.warmup_calls] + [(LEARN, chunk_length)] * num_chunks
+        args = (jnp.array([c[0] for c in calls], jnp.int32), jnp.array([c[1] for c in calls], jnp.int32))
+        state, metrics = lax.scan(lambda s, f: run_steps(s, *f), init(rng), args)
         return state, jax.tree.map(lambda m: m[len(trainer.warmup_calls):], metrics)
 
     trainer = Trainer(config=config, env=env, agent=learner.agent, sampler=sampler, num_envs=e, num_tasks=n,
@@ -351,44 +348,3 @@ def chunking(total_env_steps: int, num_envs: int, warmup_steps: int, chunk_lengt
     learn_steps = total_env_steps // num_envs - warmup_steps
     length = max(1, min(chunk_length, learn_steps))
     return length, learn_steps // length
-
-
-def _flags(learning: bool, active: int, place=None) -> tuple[jax.Array, jax.Array]:
-    """run_steps' (learning bool[], active i32[]) arguments; ``place``: their sharding."""
-    flags = (jnp.asarray(learning), jnp.asarray(active, jnp.int32))
-    return flags if place is None else jax.device_put(flags, place)
-
-
-def merge_metrics(parts: list[dict]) -> dict:
-    """The metrics of consecutive calls of run_steps as one span's (the warm-up's):
-    episodes summed, episode return and success rate averaged over those episodes (NaN where
-    none finished), the rest (q, counters, health) the last call's. {} if no call."""
-    if len(parts) <= 1:
-        return parts[0] if parts else {}
-    count = sum(p["episodes"] for p in parts)
-    out = {**parts[-1], "episodes": count}
-    for k in ("episode_return", "success_rate"):
-        total = sum(jnp.where(p["episodes"] > 0, p[k] * p["episodes"], 0.0) for p in parts)
-        out[k] = jnp.where(count > 0, total / jnp.where(count > 0, count, 1), jnp.nan)
-    return out
-
-
-def learner_means(per_step: dict) -> dict:
-    """Chunk means of the learner's scalar metrics (everything but the episode sums), as dot
-    products (:func:`drats_jax.agents.common.mean`: the same whatever the number of seeds)."""
-    return {k: mean(v) for k, v in per_step.items() if k not in EPISODE_KEYS}
-
-
-def health(per_step: dict, params: dict, length: int) -> dict:
-    """Where the run stopped being finite: {name: i32[]} = the first vector step of the chunk
-    (0-based) at which that learner metric was NaN/inf, or -1; for each parameter group of
-    ``params`` (checked at the chunk's end) length - 1, or -1."""
-    out = {}
-    for k, v in per_step.items():
-        if k not in EPISODE_KEYS:
-            bad = ~jnp.isfinite(v)
-            out[k] = jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
-    for name, tree in params.items():
-        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
-        out[name] = jnp.where(finite, -1, length - 1).astype(jnp.int32)
-    return out

@@ -1,7 +1,7 @@
 """``python -m drats_jax.warm_cache [the flags of drats_jax.train]``: compile a run's programs
 into JAX's persistent compilation cache, and run nothing.
 
-On the MJX backends a run's programs (init, the steps of warm-up and learning, evaluation) take minutes
+On the MJX backends a run's programs (init; the steps of warm-up, learning and evaluation) take minutes
 to compile; this command pays that once, ahead of time (e.g. on a login node with the same
 device, or before a queue slot starts), so the run itself starts stepping at once. The cache
 is the one ``python -m drats_jax.train`` uses ($DRATS_JAX_CACHE_DIR, else
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 
 def timed_compile(fn, *args) -> tuple[dict, Any]:
@@ -49,11 +50,14 @@ def compile_programs(prepared) -> dict[str, dict]:
     keys = driver.seed_keys(cfg)
     init_fn = getattr(init, "sharded", init)  # on a mesh: the sharded program (init places the keys)
     state = jax.eval_shape(init_fn, keys) if trainer.mesh is None else trainer.abstract_state(keys)
-    out = {}
-    # warm-up and learning chunks are one program (drats_jax.trainer): compiled once, as "steps"
-    for name, fn, args in (("init", init_fn, (keys,)), ("steps", chunk.program, (state, *chunk.flags)),
-                           ("evaluate", trainer.evaluator(cfg.eval_episodes), (state.agent,))):
-        out[name], _ = timed_compile(fn, *args)
+    # Warm-up, learning and evaluation are one program (drats_jax.trainer), compiled once as
+    # "steps"; evaluation adds two small programs (its rounds' resets and the per-task means).
+    evaluate = trainer.evaluator(cfg.eval_episodes, cfg.seeds)
+    r = jax.ShapeDtypeStruct((), jnp.int32, sharding=chunk.place)
+    out = {"init": timed_compile(init_fn, keys)[0], "steps": timed_compile(chunk.program, state, *chunk.flags)[0]}
+    out["eval_begin"], _ = timed_compile(evaluate.programs["eval_begin"], r)
+    tally = jax.eval_shape(evaluate.programs["eval_begin"], r).tally
+    out["eval_result"], _ = timed_compile(evaluate.programs["eval_result"], [tally] * evaluate.rounds)
     return out
 
 

@@ -8,7 +8,8 @@
 
 It loads the policy of a checkpoint without its replay buffer (:mod:`.policy`), rebuilds the
 env and agent from the run's config.json and runs MetaWorld's evaluation protocol
-(:func:`.protocol.make_evaluate`, the program training evaluates with): by default the last
+(:func:`.protocol.make_evaluate` in rounds of the run's E slots, the episodes and policy
+batches training evaluates with inside its own program): by default the last
 checkpoint, the run's ``--eval-episodes`` and every seed, which reproduces the run's last row
 of eval.csv per seed, value for value (on the run's backend; a run trained on several devices
 split its evaluation episodes over them and agrees to float rounding; ``--seed`` alone too,
@@ -176,7 +177,8 @@ def evaluate(loaded, task_ids: list[int], episodes: int, record: int = 0) -> tup
 
     env, src = loaded.env, loaded.source
     names = tuple(env.task_names[i] for i in task_ids)
-    run = protocol.make_evaluate(env, loaded.agent, episodes, tasks=task_ids, record=record)
+    # In rounds of the run's E slots, as training evaluates (the policy on the same batches).
+    run = protocol.make_evaluate(env, loaded.agent, episodes, tasks=task_ids, record=record, slots=loaded.slots)
     result = jax.device_get(jax.jit(jax.vmap(run))(loaded.policy))
     recorded = result.pop("recorded", None)
     if recorded is not None:

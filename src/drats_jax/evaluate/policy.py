@@ -80,6 +80,7 @@ class Loaded:
     agent: Any  # has act(policy, obs, task_id, rng, deterministic)
     policy: Any  # the agent's state type, POLICY_FIELDS only, leaves [seeds, ...]
     seeds: tuple[int, ...]  # the run's seed index of each row
+    slots: int  # the run's env slots E: training evaluates in rounds of E episodes
 
 
 def load(source: Source, seeds: tuple[int, ...] | None = None, backend: str | None = None) -> Loaded:
@@ -119,7 +120,7 @@ def load(source: Source, seeds: tuple[int, ...] | None = None, backend: str | No
     index = [source.seeds.index(s) for s in chosen]
     values = jax.tree.map(lambda x: x[np.asarray(index)], values)
     empty = {f.name: None for f in dataclasses.fields(one) if f.name not in POLICY_FIELDS}
-    return Loaded(source, env, trainer.agent, one.replace(**empty, **values), chosen)
+    return Loaded(source, env, trainer.agent, one.replace(**empty, **values), chosen, trainer.num_envs)
 
 
 def run_config(source: Source, backend: str | None = None):

@@ -4,8 +4,8 @@
     result = evaluate(agent_state)  # {"success": f32[N], "return": f32[N], "return_full": f32[N]}
     summary = summarize(result, scale)     # mean / worst-task success, normalised returns
 
-Protocol (metaworld/evaluation.py): ``episodes_per_task`` episodes of every task, all run
-in parallel (N x episodes slots); episode k of a task uses goal k % num_goals; actions are
+Protocol (metaworld/evaluation.py): ``episodes_per_task`` episodes of every task, run in
+parallel (all N x episodes at once, or dealt out in rounds of S slots: :class:`Layout`); episode k of a task uses goal k % num_goals; actions are
 deterministic (``agent.act(..., deterministic=True)``: tanh of SAC's mean, PPO's clipped
 mean); an episode succeeds if any step succeeds and it ends at its first success
 (terminate on success) or at truncation. ``return`` is the sum of rewards up to that end.
@@ -24,11 +24,14 @@ MetaWorld's 500-step episodes).
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 from jax import lax
 
 from drats_jax.mesh import DataAxis
@@ -37,9 +40,102 @@ from drats_jax.types import vector_step
 MAX_REWARD_PER_STEP = 10.0
 
 
+@struct.dataclass
+class Tally:
+    """Each slot's protocol episode so far (leaves [S]): ``active`` (the protocol's episode
+    goes on: counted, no success, not done), ``alive`` (the env's episode goes on, for the
+    full-length return), ``ret`` / ``ret_full`` (f32: the two returns) and ``success``."""
+
+    active: jax.Array
+    alive: jax.Array
+    ret: jax.Array
+    ret_full: jax.Array
+    success: jax.Array
+
+
+def start_tally(counted: jax.Array) -> Tally:
+    """Fresh episodes; only ``counted`` (bool[S]) slots are the protocol's."""
+    zeros = jnp.zeros(counted.shape, jnp.float32)
+    return Tally(active=counted, alive=counted, ret=zeros, ret_full=zeros, success=jnp.zeros(counted.shape, bool))
+
+
+def add_step(tally: Tally, nxt) -> Tally:
+    """The tally after one env step whose result is the env State ``nxt`` (leaves [S])."""
+    hit, done = nxt.info["success"].astype(bool), nxt.done.astype(bool)
+    return Tally(active=tally.active & ~hit & ~done, alive=tally.alive & ~done,
+                 ret=tally.ret + jnp.where(tally.active, nxt.reward, 0.0),
+                 ret_full=tally.ret_full + jnp.where(tally.alive, nxt.reward, 0.0),
+                 success=tally.success | (tally.active & hit))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Layout:
+    """Where a device's protocol episodes run: k_local episodes of each of the N tasks, each
+    task's padded to whole blocks of the env's ``block_size`` (k_pad; padding episodes run but
+    are not counted), task-major, dealt out in R rounds of S slots (S a multiple of the block).
+    ``task``, ``episode`` (j: the task's j-th episode on this device; slots past the last task
+    repeat it, uncounted) and ``counted``: numpy [R, S]."""
+
+    task: np.ndarray
+    episode: np.ndarray
+    counted: np.ndarray
+    n: int
+    k_pad: int
+    k_local: int
+    num_goals: int
+    data: DataAxis
+
+    @staticmethod
+    def make(env: Any, task_ids: np.ndarray, episodes: int, data: DataAxis = DataAxis(),
+             slots: int | None = None) -> Layout:
+        """``episodes`` (k) per task, k/D of them on this device; ``slots`` (S) per round
+        (None: all N x k_pad, one round)."""
+        n, k_local, block = len(task_ids), int(episodes) // data.size, int(getattr(env, "block_size", 1))
+        k_pad = -(-k_local // block) * block
+        slots = n * k_pad if slots is None else int(slots)
+        g = np.arange(-(-n * k_pad // slots) * slots).reshape(-1, slots)  # place in task-major order
+        return Layout(task=np.asarray(task_ids, np.int32)[np.minimum(g // k_pad, n - 1)],
+                      episode=(g % k_pad).astype(np.int32), counted=(g < n * k_pad) & (g % k_pad < k_local),
+                      n=n, k_pad=k_pad, k_local=k_local, num_goals=int(env.num_goals), data=data)
+
+    @property
+    def rounds(self) -> int:
+        return int(self.task.shape[0])
+
+    def goal(self, r) -> jax.Array:
+        """i32[S]: round r's goals; episode j of a task (j counted over devices) runs goal j % G."""
+        first = 0 if self.data.size == 1 else lax.axis_index(self.data.name) * self.k_local
+        return (first + jnp.asarray(self.episode)[r]) % self.num_goals
+
+    def start(self, env: Any, r) -> tuple[Any, Tally]:
+        """Round r's fresh episodes: (env State [S], Tally [S]). Resets are keyed for the
+        interface only (MetaWorld's and the test envs' resets are table lookups)."""
+        slots = int(self.task.shape[1])
+        state = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), slots), jnp.asarray(self.task)[r],
+                                    self.goal(r))
+        return state, start_tally(jnp.asarray(self.counted)[r])
+
+    def result(self, tally: Tally) -> dict:
+        """Every round's tally (leaves [R x S], rounds in order) -> {"success", "return",
+        "return_full": f32[N]}: each task's mean over the counted episodes of every device
+        (summed over ``data`` once)."""
+        def per_task(x):
+            x = x[: self.n * self.k_pad].reshape(self.n, self.k_pad)[:, : self.k_local].astype(jnp.float32)
+            if self.data.size == 1:
+                return jnp.mean(x, axis=1)
+            return self.data.sum(jnp.sum(x, axis=1)) / (self.k_local * self.data.size)
+
+        return {"success": per_task(tally.success), "return": per_task(tally.ret), "return_full": per_task(tally.ret_full)}
+
+
 def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50, data: DataAxis = DataAxis(),
-                  tasks: Sequence[int] | None = None, record: int = 0) -> Callable[[Any], dict]:
+                  tasks: Sequence[int] | None = None, record: int = 0, slots: int | None = None) -> Callable[[Any], dict]:
     """-> evaluate(agent_state) -> {"success", "return", "return_full": f32[N]} (pure; jit/vmap it).
+
+    ``slots``: S slots stepped at once, the episodes dealt out in rounds of S (:class:`Layout`);
+    None: all N x k_pad at once, one round. A training run evaluates in rounds of its E slots
+    inside its own program (:mod:`.rounds`); with ``slots=E`` this program runs the same
+    episodes with the policy on batches of the same E rows, so it reproduces the run's numbers.
 
     ``data`` (inside a program sharded over it): each device runs episodes
     [d k/D, (d+1) k/D) of every task (k divisible by D) and the per-task sums are psum'd
@@ -49,78 +145,73 @@ def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50, data: DataA
 
     ``record`` = V > 0 (one device only): the result also holds ``"recorded"``, the first V
     episodes of every evaluated task as they ran, for videos: ``state`` (the env's State of
-    those R = N x V slots, task-major, before the first step and after each step: leaves
-    [H + 1, R, ...], H = episode_length), ``shown`` (bool[H + 1, R]: the state belongs to
-    the protocol's episode: the reset and every step up to and including its end),
-    ``success`` (bool[R]) and ``return`` (f32[R]) of each episode, ``task`` and ``goal``
-    (i32[R]). Recording adds writes only: the protocol's numbers are the same.
+    those N x V episodes, task-major, before the first step and after each step: leaves
+    [H + 1, N x V, ...], H = episode_length), ``shown`` (bool[H + 1, N x V]: the state belongs
+    to the protocol's episode: the reset and every step up to and including its end),
+    ``success`` (bool) and ``return`` (f32) of each episode, ``task`` and ``goal`` (i32).
+    Recording adds writes only: the protocol's numbers are the same.
     """
     task_ids = np.arange(int(env.num_tasks)) if tasks is None else np.asarray(tasks, np.int32).reshape(-1)
-    n, k = int(task_ids.shape[0]), int(episodes_per_task)
-    k_local = k // data.size
-    # Each task's slots are padded to whole blocks of one scene (MJX backends; 1 on the C
-    # backend); the padding episodes run but are not counted.
-    block = int(getattr(env, "block_size", 1))
-    k_pad = -(-k_local // block) * block
-    slots = n * k_pad
-    task = jnp.repeat(jnp.asarray(task_ids, jnp.int32), k_pad)  # slot i: task_ids[i // k_pad]
-    counted = jnp.tile(jnp.arange(k_pad) < k_local, n)
+    k = int(episodes_per_task)
+    where = Layout.make(env, task_ids, k, data, slots)
+    s = int(where.task.shape[1])
     horizon = int(env.episode_length)
-    v_reset, v_step = jax.vmap(env.reset), vector_step(env, block)  # slots task-major, whole blocks
+    # Slots task-major in whole blocks of one task: the env's block, or (a run's E slots) the
+    # blocks the run's own slots step in.
+    v_step = vector_step(env, math.gcd(s, int(getattr(env, "block_size", 1))))
     if record and (data.size != 1 or not 0 < record <= k):
         raise ValueError(f"record={record} needs one device and at most {k} episodes per task")
-    kept = (np.arange(n)[:, None] * k_pad + np.arange(record)[None, :]).reshape(-1)  # recorded slots
+    # The recorded episodes: the first V of every task, at place g of the layout (round g // S, slot g % S).
+    kept = (np.arange(where.n)[:, None] * where.k_pad + np.arange(record)[None, :]).reshape(-1)
+    kept_round, kept_slot = kept // s, kept % s
 
     def evaluate(agent_state) -> dict:
-        # Env resets are keyed for the interface (MetaWorld's and the test envs' resets ignore
-        # the key: a reset is a table lookup by task and goal); actions use none.
-        rng = jax.random.PRNGKey(0)
-        first = 0 if data.size == 1 else lax.axis_index(data.name) * k_local  # this device's first episode
-        goal = jnp.tile((first + jnp.arange(k_pad, dtype=jnp.int32)) % int(env.num_goals), n)  # episode j: goal j % G
-        state = v_reset(jax.random.split(rng, slots), task, goal)
+        def one_round(tape, r):
+            state, tally = where.start(env, r)
+            task = jnp.asarray(where.task)[r]
 
-        def cond(carry):
-            t, _, _, alive, _, _, _, _ = carry
-            return (t < horizon) & jnp.any(alive)
+            def cond(carry):
+                t, _, tally, _ = carry
+                return (t < horizon) & jnp.any(tally.alive)
 
-        def body(carry):
-            # active: the protocol's episode goes on (no success, not done yet);
-            # alive: the env's episode goes on (not done), for the full-length return.
-            t, state, active, alive, ret, ret_full, success, tape = carry
-            action = agent.act(agent_state, state.obs, task, rng, deterministic=True)
-            nxt = v_step(state, action)
-            hit = nxt.info["success"].astype(bool)
-            done = nxt.done.astype(bool)
-            ret = ret + jnp.where(active, nxt.reward, 0.0)
-            ret_full = ret_full + jnp.where(alive, nxt.reward, 0.0)
-            success = success | (active & hit)
-            if record:  # the step is part of the episode when the episode was still active
-                tape = _write(tape, t + 1, nxt, active)
-            active = active & ~hit & ~done
-            alive = alive & ~done
-            return t + 1, nxt, active, alive, ret, ret_full, success, tape
+            def body(carry):
+                t, state, tally, tape = carry
+                action = agent.act(agent_state, state.obs, task, jax.random.PRNGKey(0), deterministic=True)
+                nxt = v_step(state, action)
+                if record:  # the step is part of the episode when the episode was still active
+                    tape = _write(tape, t + 1, nxt, tally.active, r)
+                return t + 1, nxt, add_step(tally, nxt), tape
 
-        zeros = jnp.zeros((slots,), jnp.float32)
+            if record:
+                tape = _write(tape, 0, state, tally.active, r)
+            _, _, tally, tape = lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), state, tally, tape))
+            return tape, tally
+
         tape = None
         if record:
-            tape = jax.tree.map(lambda x: jnp.zeros((horizon + 1,) + x[kept].shape, x.dtype), (state, counted))
-            tape = _write(tape, 0, state, counted)
-        carry = (jnp.zeros((), jnp.int32), state, counted, counted, zeros, zeros, jnp.zeros((slots,), bool), tape)
-        _, _, _, _, ret, ret_full, success, tape = lax.while_loop(cond, body, carry)
-
-        def per_task(x):  # f[slots] -> f32[N], mean over the counted episodes of each task
-            x = x.reshape(n, k_pad)[:, :k_local].astype(jnp.float32)
-            return jnp.mean(x, axis=1) if data.size == 1 else data.sum(jnp.sum(x, axis=1)) / k
-
-        out = {"success": per_task(success), "return": per_task(ret), "return_full": per_task(ret_full)}
+            state, tally = jax.eval_shape(lambda: where.start(env, 0))
+            tape = jax.tree.map(lambda x: jnp.zeros((horizon + 1, len(kept)) + x.shape[1:], x.dtype),
+                                (state, tally.active))
+        tape, tallies = lax.scan(one_round, tape, jnp.arange(where.rounds))
+        tally = jax.tree.map(lambda x: x.reshape(-1), tallies)  # rounds in order: layout order
+        out = where.result(tally)
         if record:
-            out["recorded"] = {"state": tape[0], "shown": tape[1], "success": success[kept], "return": ret[kept],
-                               "task": task[kept], "goal": goal[kept]}
+            out["recorded"] = {"state": tape[0], "shown": tape[1], "success": tally.success[kept],
+                               "return": tally.ret[kept], "task": jnp.asarray(where.task.reshape(-1)[kept]),
+                               "goal": jnp.concatenate([where.goal(r) for r in range(where.rounds)])[kept]}
         return out
 
-    def _write(tape, t, state, shown):
-        """Row t of the tape: the recorded slots' state and whether it is part of their episode."""
-        return jax.tree.map(lambda buf, x: lax.dynamic_update_index_in_dim(buf, x[kept], t, 0), tape, (state, shown))
+    def _write(tape, t, state, shown, r):
+        """Row t of the tape: the recorded episodes of round r (state and whether it is part of
+        their episode); the other rounds' rows are left as they are."""
+        here = jnp.asarray(kept_round) == r
+
+        def put(buf, x):
+            old = lax.dynamic_index_in_dim(buf, t, 0, keepdims=False)
+            new = jnp.where(here.reshape((-1,) + (1,) * (old.ndim - 1)), x[kept_slot], old)
+            return lax.dynamic_update_index_in_dim(buf, new, t, 0)
+
+        return jax.tree.map(put, tape, (state, shown))
 
     return evaluate
 
