@@ -35,6 +35,7 @@ from flax import struct
 from drats_jax.evaluate.protocol import Layout, Tally, add_step, start_tally
 from drats_jax.mesh import DataAxis
 
+
 @struct.dataclass
 class EvalSlots:
     """The evaluation's slots (leaves [S], S = this device's training slot count): the env
@@ -68,7 +69,7 @@ class Rounds(NamedTuple):
 
 
 def make_rounds(env: Any, slots: int, episodes_per_task: int, data: DataAxis = DataAxis()) -> Rounds:
-    """Rounds of ``slots`` (this device's slots, whole blocks of ``env.block_size``) over
+    """Rounds of ``slots`` (this device's training slot count, whole blocks of its task block) over
     ``episodes_per_task`` episodes of each of the env's N tasks (divisible by data.size)."""
     where = Layout.make(env, np.arange(int(env.num_tasks)), episodes_per_task, data, slots)
 
