@@ -85,7 +85,7 @@ def test_warm_cache_refuses_the_c_backend_in_one_line(tmp_path):
 
 def test_a_warmup_that_ends_inside_a_chunk_runs_the_same_steps(tmp_path):
     """The warm-up and the learning chunks are one program (`Trainer.run_steps`, a traced
-    `learning` flag): a warm-up of 125 vector steps in chunks of 75 is a full call and a call
+    `phase` flag): a warm-up of 125 vector steps in chunks of 75 is a full call and a call
     with 50 active steps; in chunks of 25 it is 5 full calls. After 500 vector steps (warm-up
     and 375 learning steps both ways) the two runs' final evaluations (MetaWorld, C backend,
     SAC, 2 seeds) are the same to the last bit, and so are their gradient-step counts."""
@@ -100,3 +100,18 @@ def test_a_warmup_that_ends_inside_a_chunk_runs_the_same_steps(tmp_path):
         return [rows, max(r["grad_steps"] for r in train)]
 
     assert final_rows(75) == final_rows(25)
+
+
+def test_evaluating_changes_nothing_the_run_trains(tmp_path):
+    """Evaluation runs in the training program, on slots of its own (`Trainer.evaluator`): a
+    run that evaluates every 200 env steps (MetaWorld, C backend, SAC, 2 seeds: 4
+    evaluations of 2 rounds each) logs the same training rows, to the last bit, as one that
+    evaluates only at its end, and the same final evaluation."""
+    def rows(interval: int, evaluated: set) -> tuple[list, list]:
+        out = tmp_path / f"every{interval}"
+        assert driver.main([*RUN, "--out", str(out), "--eval-interval", str(interval)]) == 0
+        evals = read_rows(out / "eval.jsonl")
+        assert {r["env_steps"] for r in evals} == evaluated
+        return read_rows(out / "train.jsonl"), [r for r in evals if r["env_steps"] == 1000]
+
+    assert rows(200, {400, 600, 800, 1000}) == rows(1000, {1000})
