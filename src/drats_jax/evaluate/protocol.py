@@ -5,9 +5,9 @@
     summary = summarize(result, scale)     # mean / worst-task success, normalised returns
 
 Protocol (metaworld/evaluation.py): ``episodes_per_task`` episodes of every task, run in
-parallel (all N x episodes at once, or dealt out in rounds of S slots: :class:`Layout`); episode k of a task uses goal k % num_goals; actions are
-deterministic (``agent.act(..., deterministic=True)``: tanh of SAC's mean, PPO's clipped
-mean); an episode succeeds if any step succeeds and it ends at its first success
+parallel (all N x episodes at once, or dealt out in rounds of S slots: :class:`Layout`);
+episode k of a task uses goal k % num_goals; actions are deterministic
+(``agent.act(..., deterministic=True)``: tanh of SAC's mean, PPO's clipped mean); an episode succeeds if any step succeeds and it ends at its first success
 (terminate on success) or at truncation. ``return`` is the sum of rewards up to that end.
 
 ``return_full``, the return the DRATS paper's metric uses: the same episodes, the sum of
@@ -125,11 +125,13 @@ class Layout:
                 return jnp.mean(x, axis=1)
             return self.data.sum(jnp.sum(x, axis=1)) / (self.k_local * self.data.size)
 
-        return {"success": per_task(tally.success), "return": per_task(tally.ret), "return_full": per_task(tally.ret_full)}
+        return {"success": per_task(tally.success), "return": per_task(tally.ret),
+                "return_full": per_task(tally.ret_full)}
 
 
 def make_evaluate(env: Any, agent: Any, episodes_per_task: int = 50, data: DataAxis = DataAxis(),
-                  tasks: Sequence[int] | None = None, record: int = 0, slots: int | None = None) -> Callable[[Any], dict]:
+                  tasks: Sequence[int] | None = None, record: int = 0,
+                  slots: int | None = None) -> Callable[[Any], dict]:
     """-> evaluate(agent_state) -> {"success", "return", "return_full": f32[N]} (pure; jit/vmap it).
 
     ``slots``: S slots stepped at once, the episodes dealt out in rounds of S (:class:`Layout`);
