@@ -7,8 +7,9 @@
 Protocol (metaworld/evaluation.py): ``episodes_per_task`` episodes of every task, run in
 parallel (all N x episodes at once, or dealt out in rounds of S slots: :class:`Layout`);
 episode k of a task uses goal k % num_goals; actions are deterministic
-(``agent.act(..., deterministic=True)``: tanh of SAC's mean, PPO's clipped mean); an episode succeeds if any step succeeds and it ends at its first success
-(terminate on success) or at truncation. ``return`` is the sum of rewards up to that end.
+(``agent.act(..., deterministic=True)``: tanh of SAC's mean, PPO's clipped mean); an episode
+succeeds if any step succeeds and it ends at its first success (terminate on success) or at
+truncation. ``return`` is the sum of rewards up to that end.
 
 ``return_full``, the return the DRATS paper's metric uses: the same episodes, the sum of
 rewards over every step until the env's own done (truncation; on MetaWorld all 500 steps),
